@@ -1,0 +1,3 @@
+from insr.cli import app
+
+app()

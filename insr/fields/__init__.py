@@ -1,0 +1,57 @@
+"""Representations: name -> (config dataclass, builder).
+
+A builder takes ``(params, domain, out_features)`` and returns a :class:`Field`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from typing import Any
+
+from insr.config import from_dict, to_dict
+from insr.fields.base import Field
+
+# kind -> (module, config class name, field class name)
+_REGISTRY: dict[str, tuple[str, str, str]] = {
+    "siren": ("insr.fields.mlp", "SirenConfig", "Siren"),
+    "gauss": ("insr.fields.mlp", "GaussConfig", "GaussMLP"),
+    "mlp": ("insr.fields.mlp", "MLPConfig", "TanhMLP"),
+}
+
+REPRESENTATIONS: list[str] = list(_REGISTRY)
+
+
+def register(kind: str, module: str, config_cls: str, field_cls: str) -> None:
+    """Add a representation kind (used by optional modules)."""
+    _REGISTRY[kind] = (module, config_cls, field_cls)
+    if kind not in REPRESENTATIONS:
+        REPRESENTATIONS.append(kind)
+
+
+def _classes(kind: str) -> tuple[type, type]:
+    mod_name, cfg_name, field_name = _REGISTRY[kind]
+    mod = importlib.import_module(mod_name)
+    return getattr(mod, cfg_name), getattr(mod, field_name)
+
+
+def config_class(kind: str) -> type:
+    return _classes(kind)[0]
+
+
+def representation_params(kind: str, raw: dict[str, Any], path: str) -> dict[str, Any]:
+    """Validate a ``[representation.<kind>]`` table; returns the full dict with defaults."""
+    cfg_cls, _ = _classes(kind)
+    return to_dict(from_dict(cfg_cls, raw, path))
+
+
+def build_field(
+    kind: str, params: dict[str, Any], domain: Sequence[Sequence[float]], out_features: int
+) -> Field:
+    """Instantiate representation ``kind`` for a box ``domain`` and ``out_features`` channels."""
+    cfg_cls, field_cls = _classes(kind)
+    cfg = from_dict(cfg_cls, params, f"representation.{kind}")
+    return field_cls(cfg, domain, out_features)
+
+
+__all__ = ["Field", "REPRESENTATIONS", "build_field", "register", "representation_params"]
