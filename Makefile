@@ -1,0 +1,30 @@
+# Two-command set-up: `make run` (install + insr run advection1d), `make test` (install + tests).
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH ?= torch==2.13.0
+
+.PHONY: install install-dev run test lint clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+install: $(BIN)/python
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e .
+
+install-dev: $(BIN)/python
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e '.[dev]'
+
+run: install
+	$(BIN)/insr run advection1d
+
+test: install-dev
+	$(BIN)/python -m pytest
+
+lint:
+	$(BIN)/ruff format --check . && $(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
