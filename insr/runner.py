@@ -19,6 +19,7 @@ import torch
 from insr.cases import Case, make_case
 from insr.config import ROOT, RunConfig
 from insr.derivatives import get_strategy
+from insr.derivatives.auto_omega0 import choose_omega0, wants_auto_omega0, with_omega0
 from insr.equations import build_equation
 from insr.errors import RunFailure, UsageError
 from insr.log import RunLogWriter
@@ -113,14 +114,24 @@ class Run:
         self.dtype = torch.float64 if cfg.run.dtype == "float64" else torch.float32
         torch.manual_seed(cfg.run.seed)
         self.case = make_case(cfg.case)
-        self.equation = build_equation(cfg, self.case, self.device, self.dtype)
-        self.gen = torch.Generator(device=self.device)
-        self.gen.manual_seed(cfg.run.seed)
         self.axes = eval_grid(self.case, cfg.eval.resolution)
         self.shape = tuple(len(a) for a in self.axes)
         self.points = torch.tensor(grid_points(self.axes), dtype=self.dtype, device=self.device)
+        self.extra_attrs: dict[str, Any] = {}
+        build_cfg = cfg
+        if wants_auto_omega0(cfg):  # siren omega0 = "auto": pick it by short initial fits
+            choice = choose_omega0(cfg, self.case, self.device, self.dtype, self.points)
+            self.extra_attrs.update(choice.attrs())
+            build_cfg = with_omega0(cfg, choice.omega0)
+            torch.manual_seed(cfg.run.seed)
+        self.equation = build_equation(build_cfg, self.case, self.device, self.dtype)
+        self.gen = torch.Generator(device=self.device)
+        self.gen.manual_seed(cfg.run.seed)
         d = cfg.derivative
-        self.log_strategies = {s: get_strategy(s, h=d.h, scheme=d.scheme) for s in d.log}
+        sched = getattr(self.equation, "schedule", None)
+        self.log_strategies = {
+            s: get_strategy(s, h=d.h, scheme=d.scheme, schedule=sched) for s in d.log
+        }
 
     @property
     def n_params(self) -> int:
@@ -194,6 +205,7 @@ def execute(
             "n_params": run.n_params,
             "dt": cfg.case.dt,
             "total_steps": cfg.case.steps,
+            **run.extra_attrs,
         },
     )
     return _drive(run, writer, first_step=0, report=report)

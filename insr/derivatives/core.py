@@ -9,6 +9,9 @@ spatial Jacobian ``J[n, i, j] = d u_i / d x_j`` ``(N, c, d)``, with ``x`` in phy
 - ``fd``: finite differences, central ``(f(x+h e_j) - f(x-h e_j)) / 2h`` or forward
   ``(f(x+h e_j) - f(x)) / h``; all stencil points in one batched forward pass.
 - ``average``: autodiff Jacobian averaged over ``x`` and ``x ± h e_j`` (1 + 2d points).
+- ``coarse_to_fine``: central differences whose step follows a coarse-to-fine schedule
+  (Neuralangelo), with progressive level activation for grid fields; see
+  :mod:`insr.derivatives.coarse_to_fine`.
 """
 
 from __future__ import annotations
@@ -116,11 +119,17 @@ STRATEGIES: dict[str, str] = {
     "closed": "closed-form value+derivative pass (exact, cheaper); autodiff if unavailable",
     "fd": "finite differences with step derivative.h (central or forward)",
     "average": "autodiff gradient averaged over x and x ± h along each axis",
+    "coarse_to_fine": "central differences, h shrinking from coarse to fine level cells "
+    "(Neuralangelo), with progressive level activation on grids",
 }
 
 
-def get_strategy(name: str, h: float | str = 1e-3, scheme: str = "central") -> Strategy:
-    """Strategy by name (see :data:`STRATEGIES`)."""
+def get_strategy(
+    name: str, h: float | str = 1e-3, scheme: str = "central", schedule=None
+) -> Strategy:
+    """Strategy by name (see :data:`STRATEGIES`). ``schedule`` (a
+    :class:`~insr.derivatives.coarse_to_fine.CoarseToFineSchedule`) drives
+    ``coarse_to_fine``; without one it uses the finest cell (grids) or ``h``."""
     if name == "autodiff":
         return autodiff
     if name == "closed":
@@ -129,4 +138,8 @@ def get_strategy(name: str, h: float | str = 1e-3, scheme: str = "central") -> S
         return FiniteDifference(h=h, scheme=scheme)
     if name == "average":
         return Average(h=h)
+    if name == "coarse_to_fine":
+        from insr.derivatives.coarse_to_fine import CoarseToFine
+
+        return CoarseToFine(schedule, fallback_h=h if not isinstance(h, str) else 1e-3)
     raise KeyError(name)

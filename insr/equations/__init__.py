@@ -13,6 +13,7 @@ def build_equation(cfg: RunConfig, case: Case, device: torch.device, dtype: torc
     """The equation object for ``cfg.case.pde`` with freshly initialized fields."""
     rep = cfg.representation
     if cfg.case.pde == "advection":
+        from insr.derivatives.coarse_to_fine import schedule_options
         from insr.equations.advection import Advection
 
         field = build_field(rep.kind, rep.params, case.domain, case.channels).to(device, dtype)
@@ -28,6 +29,9 @@ def build_equation(cfg: RunConfig, case: Case, device: torch.device, dtype: torc
             boundary_samples=s.boundary_samples,
             dtype=dtype,
             device=device,
+            sobolev_weight=cfg.derivative.sobolev_weight,
+            gradient_supervision=cfg.derivative.gradient_supervision,
+            coarse_to_fine=schedule_options(cfg.derivative),
         )
     from insr.equations.fluid import build_fluid  # incompressible Euler
 

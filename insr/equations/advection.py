@@ -10,6 +10,27 @@ i.e. the squared midpoint residual multiplied by ``dt`` (so the loss is in units
 ``u^2`` and comparable with the boundary penalty), plus a Dirichlet penalty on the faces
 ``x_b`` with value ``g`` when the case has a Dirichlet boundary. Step 0 fits the initial
 condition by least squares.
+
+Gradient remedies (``[derivative]`` keys; see also README "Gradient toolbox"):
+
+- Sobolev initialization (``sobolev_weight = w_s``): the step-0 fit also matches the
+  exact initial gradient, ``loss0 = mean|u - u0|^2 + w_s mean|grad u - grad u0|^2``
+  (``grad u`` by the loss strategy, ``grad u0`` exact from the case).
+- Gradient supervision (``gradient_supervision = w_g``): ``g = grad u`` obeys
+
+      d_t g + (v . grad) g + (grad v)^T g = 0                                       (3)
+
+  (differentiate ``u_t + v . grad u = 0`` in space; for constant ``v`` it is the same
+  advection equation as for ``u``). Discretized with the midpoint rule of (1):
+
+      R_g(x) = g - g_prev + dt [ (H + H_prev) v / 2 + (grad v)^T (g + g_prev) / 2 ]  (4)
+
+  with ``H`` the Hessian of ``u`` (autodiff of the Jacobian) and ``(grad v)_kj = dv_k/dx_j``
+  from ``velocity.jacobian``; the loss gains ``w_g mean|R_g|^2``. (4) is exactly the
+  spatial gradient of the residual (1) for a time-independent ``v``, so the extra term
+  asks the residual to be flat, not only small, which penalizes high-frequency error.
+- Coarse-to-fine (``loss = "coarse_to_fine"``): central differences with a step and
+  active grid levels that follow :class:`~insr.derivatives.coarse_to_fine.CoarseToFineSchedule`.
 """
 
 from __future__ import annotations
@@ -18,6 +39,8 @@ import torch
 
 from insr.cases import Case
 from insr.derivatives import get_strategy
+from insr.derivatives.coarse_to_fine import CoarseToFineSchedule
+from insr.derivatives.second import value_jacobian_hessian
 from insr.equations.base import SubProblem, boundary_points, frozen_copy, uniform_sampler
 from insr.fields.base import Field
 
@@ -38,11 +61,21 @@ class Advection:
         boundary_samples: int = 2,
         dtype: torch.dtype = torch.float32,
         device: torch.device | str = "cpu",
+        sobolev_weight: float = 0.0,
+        gradient_supervision: float = 0.0,
+        coarse_to_fine: dict | None = None,
     ) -> None:
         self.case = case
         self.field = field
         self.fields = {"u": field}
-        self.derive = get_strategy(loss_strategy, h=h, scheme=scheme)
+        self.schedule: CoarseToFineSchedule | None = None
+        if loss_strategy == "coarse_to_fine":
+            self.schedule = CoarseToFineSchedule.for_field(field, **(coarse_to_fine or {}))
+        self.loss_strategy = loss_strategy
+        self.derive = get_strategy(loss_strategy, h=h, scheme=scheme, schedule=self.schedule)
+        self.sobolev_weight = float(sobolev_weight)
+        self.gradient_supervision = float(gradient_supervision)
+        self._on_iteration = self.schedule.on_iteration if self.schedule is not None else None
         self.dtype, self.device = dtype, torch.device(device)
         self.sample = uniform_sampler(case.domain, samples, dtype, self.device)
         self.boundary_weight = boundary_weight if case.config.boundary == "dirichlet" else 0.0
@@ -57,29 +90,54 @@ class Advection:
 
     def initial_problems(self) -> list[SubProblem]:
         u0 = self.case.initial
+        w = self.sobolev_weight
+        if self.schedule is not None:
+            self.schedule.set_step(0)
 
         def loss(x: torch.Tensor) -> torch.Tensor:
-            with torch.no_grad():
-                target = u0(x)
-            return ((self.field(x) - target) ** 2).mean()
+            if w == 0.0:
+                with torch.no_grad():
+                    target = u0(x)
+                return ((self.field(x) - target) ** 2).mean()
+            # Sobolev fit: values and exact gradients of the initial condition
+            target, target_g = self.case.initial_value_and_gradient(x)
+            u, g = self.derive(self.field, x, create_graph=True)
+            return ((u - target) ** 2).mean() + w * ((g - target_g) ** 2).sum(-1).mean()
 
-        return [SubProblem("fit", self.field, loss, self.sample)]
+        return [SubProblem("fit", self.field, loss, self.sample, self._on_iteration)]
 
     def step_problems(self, step: int, t: float, dt: float) -> list[SubProblem]:
         prev = frozen_copy(self.field)
         vel = self.case.velocity
         gen = torch.Generator(device=self.device)
         gen.manual_seed(step)
+        if self.schedule is not None:
+            self.schedule.set_step(step)
+        wg = self.gradient_supervision
+        exact_path = self.loss_strategy in ("autodiff", "closed")
 
         def loss(x: torch.Tensor) -> torch.Tensor:
-            u_prev, g_prev = self.derive(prev, x, create_graph=False)
-            u, g = self.derive(self.field, x, create_graph=True)
+            if wg > 0.0:  # (4) uses the autodiff Jacobian and Hessian of both fields
+                up_a, gp_a, hp_a = value_jacobian_hessian(prev, x)
+                u_a, g_a, h_a = value_jacobian_hessian(self.field, x, create_graph=True)
+            if wg > 0.0 and exact_path:
+                u_prev, g_prev, u, g = up_a, gp_a, u_a, g_a
+            else:
+                u_prev, g_prev = self.derive(prev, x, create_graph=False)
+                u, g = self.derive(self.field, x, create_graph=True)
             v = vel(x, t).unsqueeze(1)  # (N, 1, d), broadcast over channels
             # eq. (1): midpoint rule, both gradients transported by v
             r = u - u_prev + dt * (v * (g + g_prev)).sum(-1) * 0.5
-            return (r**2).mean() + self._boundary_loss(self.field, gen)
+            total = (r**2).mean() + self._boundary_loss(self.field, gen)
+            if wg > 0.0:
+                jv = vel.jacobian(x)  # (N, d, d), jv[n, k, j] = dv_k/dx_j
+                transport = torch.einsum("ncjk,nk->ncj", h_a + hp_a, v[:, 0]) * 0.5
+                stretch = torch.einsum("nkj,nck->ncj", jv, g_a + gp_a) * 0.5
+                rg = g_a - gp_a + dt * (transport + stretch)  # eq. (4)
+                total = total + wg * (rg**2).sum(-1).mean()
+            return total
 
-        return [SubProblem("advect", self.field, loss, self.sample)]
+        return [SubProblem("advect", self.field, loss, self.sample, self._on_iteration)]
 
     def snapshot(self, x: torch.Tensor, t: float, strategies: dict) -> dict[str, torch.Tensor]:
         """Field and gradient by each logged strategy at evaluation points ``x``."""

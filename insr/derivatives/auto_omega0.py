@@ -1,0 +1,79 @@
+"""Automatic choice of SIREN's first-layer frequency ``omega0`` (``omega0 = "auto"``).
+
+For each candidate in ``representation.siren.omega0_candidates`` a fresh SIREN (same seed)
+fits the initial condition for ``derivative.omega0_auto_iters`` iterations (the step-0
+loss, at the step-0 learning rate, no early stop); its gradient relative error
+``||grad u - grad u0||_2 / ||grad u0||_2`` is measured on the evaluation grid against the
+exact initial gradient (closed-form Jacobian of the field). The candidate with the lowest
+error wins (ties: the first). The run then starts from scratch with that ``omega0``, so it
+is identical to a run configured with that number.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from insr.config import RunConfig
+from insr.metrics import gradient_rel_error
+
+
+@dataclass
+class Omega0Choice:
+    omega0: float
+    candidates: list[float]
+    errors: list[float]
+
+    def attrs(self) -> dict:
+        """Root attributes of the run log that record the choice."""
+        return {
+            "omega0_auto": self.omega0,
+            "omega0_candidates": np.asarray(self.candidates, dtype=np.float64),
+            "omega0_gradient_errors": np.asarray(self.errors, dtype=np.float64),
+        }
+
+
+def wants_auto_omega0(cfg: RunConfig) -> bool:
+    return cfg.representation.kind == "siren" and cfg.representation.params.get("omega0") == "auto"
+
+
+def with_omega0(cfg: RunConfig, omega0: float) -> RunConfig:
+    """A copy of ``cfg`` whose SIREN uses ``omega0``."""
+    out = copy.deepcopy(cfg)
+    out.representation.params = {**out.representation.params, "omega0": float(omega0)}
+    return out
+
+
+def choose_omega0(
+    cfg: RunConfig, case, device: torch.device, dtype: torch.dtype, points: torch.Tensor
+) -> Omega0Choice:
+    """Fit the initial condition with each candidate and keep the best (see module doc)."""
+    from insr.equations import build_equation
+    from insr.stepper import Budget, optimize
+
+    s = cfg.solver
+    budget = Budget(
+        lr=s.init_lr, max_iters=cfg.derivative.omega0_auto_iters,
+        min_iters=cfg.derivative.omega0_auto_iters, check_every=s.check_every,
+        rel_tol=0.0, optimizer=s.optimizer, resample_every=s.resample_every,
+    )
+    _, exact_g = case.initial_value_and_gradient(points)
+    exact_np = exact_g.detach().cpu().double().numpy()
+    candidates = [float(c) for c in cfg.representation.params["omega0_candidates"]]
+    errors = []
+    for w0 in candidates:
+        torch.manual_seed(cfg.run.seed)
+        eq = build_equation(with_omega0(cfg, w0), case, device, dtype)
+        gen = torch.Generator(device=device)
+        gen.manual_seed(cfg.run.seed)
+        for problem in eq.initial_problems():
+            optimize(problem, budget, gen)
+        with torch.no_grad():
+            _, g = eq.field.value_and_jacobian(points)
+        err = gradient_rel_error(g.detach().cpu().double().numpy(), exact_np)
+        errors.append(err if np.isfinite(err) else float("inf"))
+    best = int(np.argmin(errors))
+    return Omega0Choice(candidates[best], candidates, errors)
