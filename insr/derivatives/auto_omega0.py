@@ -56,9 +56,13 @@ def choose_omega0(
 
     s = cfg.solver
     budget = Budget(
-        lr=s.init_lr, max_iters=cfg.derivative.omega0_auto_iters,
-        min_iters=cfg.derivative.omega0_auto_iters, check_every=s.check_every,
-        rel_tol=0.0, optimizer=s.optimizer, resample_every=s.resample_every,
+        lr=s.init_lr,
+        max_iters=cfg.derivative.omega0_auto_iters,
+        min_iters=cfg.derivative.omega0_auto_iters,
+        check_every=s.check_every,
+        rel_tol=0.0,
+        optimizer=s.optimizer,
+        resample_every=s.resample_every,
     )
     _, exact_g = case.initial_value_and_gradient(points)
     exact_np = exact_g.detach().cpu().double().numpy()

@@ -106,8 +106,10 @@ class Average:
         h = resolve_h(field, self.h)
         n, d = x.shape
         pts = torch.cat([x.unsqueeze(0), stencil(x, h)]).reshape(-1, d)
-        u_all, j_all = closed(field, pts, create_graph) if field.has_closed_form else autodiff(
-            field, pts, create_graph
+        u_all, j_all = (
+            closed(field, pts, create_graph)
+            if field.has_closed_form
+            else autodiff(field, pts, create_graph)
         )
         u = u_all.reshape(1 + 2 * d, n, -1)[0]
         jac = j_all.reshape(1 + 2 * d, n, *j_all.shape[1:]).mean(0)

@@ -38,7 +38,10 @@ def value_jacobian_hessian(
                     per_axis.append(torch.zeros_like(xg))
                     continue
                 (g,) = torch.autograd.grad(
-                    jac[:, i, j].sum(), xg, create_graph=create_graph, retain_graph=True,
+                    jac[:, i, j].sum(),
+                    xg,
+                    create_graph=create_graph,
+                    retain_graph=True,
                     allow_unused=True,
                 )
                 per_axis.append(torch.zeros_like(xg) if g is None else g)
