@@ -297,12 +297,12 @@ class DerivativeConfig:
     coarse_to_fine_start_levels: int = opt(4, check=at_least(1), doc="levels active at first")
     coarse_to_fine_interval: int = opt(500, check=at_least(1), doc="steps/iterations per level")
     coarse_to_fine_unit: Literal["steps", "iterations"] = opt("iterations")
-    coarse_to_fine_levels: int = opt(16, check=at_least(1), doc="virtual levels (non-grid fields)")
-    coarse_to_fine_h_start: float = opt(0.25, check=positive, doc="first h (non-grid fields)")
+    coarse_to_fine_levels: int = opt(16, check=at_least(1), doc="virtual levels (MLP fields)")
+    coarse_to_fine_h_start: float = opt(0.25, check=positive, doc="first h (MLP fields)")
     # remedies, see insr/equations/advection.py; weights in units of length^2, 0 = off
-    sobolev_weight: float = opt(0.0, check=at_least(0.0), doc="step-0 weight of |grad u - grad u0|^2")
-    gradient_supervision: float = opt(0.0, check=at_least(0.0), doc="weight of the gradient-transport residual")
-    omega0_auto_iters: int = opt(300, check=at_least(1), doc="step-0 fit iterations per omega0 candidate")
+    sobolev_weight: float = opt(0.0, check=at_least(0.0), doc="step-0 |grad u - grad u0|^2")
+    gradient_supervision: float = opt(0.0, check=at_least(0.0), doc="gradient-transport term")
+    omega0_auto_iters: int = opt(300, check=at_least(1), doc="fit iterations per omega0 trial")
 
     def validate(self, path: str) -> None:
         if isinstance(self.h, str):

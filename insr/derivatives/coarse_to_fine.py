@@ -20,7 +20,6 @@ whose cells are spaced geometrically from ``h_start`` to ``h_end``; nothing is m
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
@@ -121,11 +120,10 @@ class CoarseToFineSchedule:
         return (self.n_levels - self.start_levels) * self.interval
 
     def describe(self) -> str:
-        ratio = self.cells[-1] / self.cells[0] if self.cells[0] else 1.0
+        """One line: levels, pace and the h range."""
         return (
-            f"{self.n_levels} levels, start {self.start_levels}, +1 per {self.interval} {self.unit}; "
-            f"h {self.h(0):.3g} -> {self.cells[-1]:.3g} (x{ratio:.3g} overall, "
-            f"{math.inf if not self.total else self.total} {self.unit} to finest)"
+            f"{self.n_levels} levels, start {self.start_levels}, +1 per {self.interval} "
+            f"{self.unit}; h {self.h(0):.3g} -> {self.cells[-1]:.3g} after {self.total} {self.unit}"
         )
 
 
