@@ -327,7 +327,6 @@ def gradcheck(
             raise typer.Exit(1)
 
 
-
 # ----------------------------------------------------------------- benchmarks / performance helpers
 
 
