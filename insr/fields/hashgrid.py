@@ -150,7 +150,6 @@ class HashGrid(GridField):
             offsets.append(offsets[-1] + s)
         self.register_buffer("_offsets", torch.tensor(offsets[:-1]), persistent=False)
         self.register_buffer("_sizes", torch.tensor(self.level_sizes), persistent=False)
-        self.register_buffer("_hashed", torch.tensor(self.level_hashed), persistent=False)
         strides = [[r**i for i in range(d)] for r in self._resolutions]
         self.register_buffer("_strides", torch.tensor(strides, dtype=torch.int64), persistent=False)
         self.register_buffer("_primes", torch.tensor(PRIMES[:d]), persistent=False)
