@@ -259,7 +259,8 @@ class SolverConfig:
 
     optimizer: Literal["adam", "lbfgs"] = opt("adam")
     lr: float = opt(1e-3, check=positive, doc="learning rate of each step")
-    lr_decay: float = opt(1.0, check=in_range(1e-6, 1.0), doc="lr factor per window w/o gain")
+    lr_decay: float = opt(1.0, check=in_range(1e-6, 1.0), doc="lr factor on a stall")
+    lr_decays: int = opt(0, check=at_least(0), doc="stalls that decay lr before stopping")
     min_iters: int = opt(0, check=at_least(0))
     max_iters: int = opt(2000, check=at_least(1))
     check_every: int = opt(50, check=at_least(1))
@@ -275,6 +276,7 @@ class SolverConfig:
     init_rel_tol: float = opt(1e-3, check=at_least(0.0))
     init_abs_tol: float = opt(0.0, check=at_least(0.0))
     init_lr_decay: float = opt(1.0, check=in_range(1e-6, 1.0))
+    init_lr_decays: int = opt(0, check=at_least(0))
 
     def validate(self, path: str) -> None:
         if self.min_iters > self.max_iters:
@@ -304,8 +306,8 @@ class DerivativeConfig:
 
 @dataclass
 class EvalConfig:
-    """Evaluation grid where fields, gradients and errors are logged (cell-centred
-    ``resolution`` points per axis, inclusive of the box faces)."""
+    """Evaluation grid where fields, gradients and errors are logged: ``resolution``
+    uniformly spaced nodes per axis, box faces included."""
 
     resolution: int = opt(401, check=at_least(2))
     every: int = opt(1, check=at_least(1), doc="log every k-th step (step 0 and last always)")
