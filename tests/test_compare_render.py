@@ -50,7 +50,7 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
         ),
         cmp.Member("crashes", ["representation.kind=siren"]),
         cmp.Member("w5", ["representation.kind=siren", "representation.siren.omega0=5.0"]),
-        cmp.Member("nokind", ["representation.kind=grid"]),
+        cmp.Member("nokind", ["representation.kind=hologram"]),  # never registered
         cmp.Member("w50", ["representation.kind=siren", "representation.siren.omega0=50.0"]),
     ]
     real = runner_mod.execute
@@ -84,7 +84,7 @@ def test_failing_members_are_reported_and_others_complete(sweep):
     assert "hidden_layers" in by["bad-override"].reason
     assert by["crashes"].status == "failed"
     assert by["crashes"].reason == "simulated crash in member"  # one line
-    assert by["nokind"].status == "unavailable" and "grid" in by["nokind"].reason
+    assert by["nokind"].status == "unavailable" and "hologram" in by["nokind"].reason
     rows = {r["member"]: r for r in cmp.summarize(out)}
     assert [r for r in rows] == ["bad-override", "crashes", "w5", "nokind", "w50"]
     assert rows["crashes"]["status"] == "failed"
@@ -294,3 +294,25 @@ def test_compare_unknown_member_is_a_usage_error(tmp_path):
     )
     assert res.exit_code == 2
     assert "unknown member 'siren-w6'" in res.output and "did you mean" in res.output
+
+
+def test_default_member_sets_and_member_files(tmp_path):
+    names = [m.name for m in cmp.select_members("representations", None)]
+    assert names == [
+        "siren-w5",
+        "siren-w30",
+        "siren-w50",
+        "gauss",
+        "mlp-tanh",
+        "hashgrid-16L",
+        "hashgrid-3L",
+        "densegrid",
+        "grid-eqmem",
+    ]
+    f = tmp_path / "extra.toml"
+    f.write_text('set = ["solver.lr=1e-4"]\n[[member]]\nname = "x"\nset = ["eval.every=2"]\n')
+    ms = cmp.select_members("representations", ["siren-w50, " + str(f)])
+    assert [m.name for m in ms] == ["siren-w50", "x"]
+    assert ms[1].sets == ["solver.lr=1e-4", "eval.every=2"]
+    with pytest.raises(cmp.UsageError, match="appears twice"):
+        cmp.select_members("representations", ["gauss", "gauss"])
