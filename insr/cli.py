@@ -287,8 +287,8 @@ def _summary_tables(rows: list[dict], title: str) -> tuple[Table, Table]:
 
     cost = Table(title=title, show_header=True, header_style="bold")
     cost.add_column("member", no_wrap=True)
-    cost.add_column("repr", overflow="fold")
-    cost.add_column("status", overflow="fold")
+    cost.add_column("repr", no_wrap=True)
+    cost.add_column("status", no_wrap=True)
     for col in ("params", "rows", "wall s", "init it", "it/step"):
         cost.add_column(col, justify="right")
     acc = Table(

@@ -269,7 +269,15 @@ class FramePainter:
 
         self.plt = plt
         self.sources, self.qs, self.strats, self.dim, self.title = sources, qs, strats, dim, title
-        self.limits = _limits(sources, qs, steps, strats, dim)
+        # values share limits across runs (same exact solution); errors get each run's own
+        # scale, so one failed run cannot flatten the noise of the others
+        vals = [q for q in qs if not q.endswith("error")]
+        shared = _limits(sources, vals, steps, strats, dim)
+        self.limits = {(q, src.name): lim for src in sources for q, lim in shared.items()}
+        for src in sources:
+            errs = [q for q in qs if q.endswith("error")]
+            for q, lim in _limits([src], errs, steps, strats, dim).items():
+                self.limits[(q, src.name)] = lim
         ncol, nrow = len(sources), len(qs)
         w = 3.6 * ncol if dim == 2 else 4.2 * ncol
         h = 2.9 * nrow if dim == 2 else 2.0 * nrow
@@ -288,7 +296,7 @@ class FramePainter:
                     x = axes[0]
                     a["exact"] = ax.plot(x, np.full_like(x, np.nan), "k--", lw=0.9)[0]
                     a["value"] = ax.plot(x, np.full_like(x, np.nan), color="C0", lw=1.2)[0]
-                    ax.set_ylim(*self.limits[q])
+                    ax.set_ylim(*self.limits[(q, src.name)])
                     ax.set_xlim(x[0], x[-1])
                     ax.grid(alpha=0.3)
                     label = LABELS_1D[q].format(s=s)
@@ -297,7 +305,7 @@ class FramePainter:
                 else:
                     ext = [axes[0][0], axes[0][-1], axes[1][0], axes[1][-1]]
                     blank = np.full((len(axes[1]), len(axes[0])), np.nan)
-                    vmin, vmax = self.limits[q]
+                    vmin, vmax = self.limits[(q, src.name)]
                     cmap = "magma" if q.endswith("error") else "viridis"
                     if q == "field" and vmin < 0 < vmax:
                         cmap, m = "RdBu_r", max(-vmin, vmax)
