@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -51,7 +52,7 @@ def user_errors() -> Iterator[None]:
     except InsrError as e:
         if _state["debug"]:
             raise
-        err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         raise typer.Exit(e.exit_code) from None
     except KeyboardInterrupt:
         if _state["debug"]:
@@ -255,7 +256,7 @@ def _resume_run(
     """``insr run --resume RUN_DIR`` or ``insr run CASE --out RUN_DIR --resume``."""
     from insr.errors import UsageError
     from insr.log import RunLogReader
-    from insr.runner import find_resume_log, resume
+    from insr.runner import find_resume_log, plan_resume, resume
 
     if overwrite:
         raise UsageError("--resume and --overwrite exclude each other: pick one")
@@ -279,16 +280,13 @@ def _resume_run(
     sets = list(set_ or [])
     if steps is not None:
         sets.append(f"case.steps={steps}")
-    with RunLogReader(path) as log:
-        total = steps if steps is not None else int(log.attrs.get("total_steps", 0))
-        done = int(log.n)
-        solver = log.config.get("solver", {})
-    max_iters = max(int(solver.get("max_iters", 1)), int(solver.get("init_max_iters", 1)))
-    with RunProgress(total, done, max_iters, quiet) as progress:
-        result = resume(path, sets=sets, report=progress, on_diverge=on_diverge)
+    plan = plan_resume(path, sets)
+    s = plan.cfg.solver
+    with RunProgress(
+        plan.cfg.case.steps, plan.last_step + 1, max(s.max_iters, s.init_max_iters), quiet
+    ) as progress:
+        result = resume(plan, report=progress, on_diverge=on_diverge)
     _print_run_summary(result, quiet)
-
-
 
 
 # ----------------------------------------------------------------- compare (representations, gradients)

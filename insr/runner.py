@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import shlex
 import shutil
 import signal
 import threading
@@ -60,6 +61,8 @@ def default_run_dir(cfg: RunConfig) -> Path:
 def prepare_run_dir(run_dir: Path, *, overwrite: bool) -> None:
     """Refuse to reuse an existing run directory unless ``overwrite``."""
     log = run_dir / "run.h5"
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UsageError(f"--out {run_dir} is a file, not a run directory")
     if run_dir.exists() and any(run_dir.iterdir()):
         if not overwrite:
             raise UsageError(
@@ -362,7 +365,7 @@ class _SignalGuard:
 
 
 def _resume_hint(run_dir: Path) -> str:
-    return f"insr run --resume {run_dir}"
+    return f"insr run --resume {shlex.quote(str(run_dir))}"
 
 
 def _drive(
@@ -375,9 +378,10 @@ def _drive(
     every = cfg.eval.every
     guard = _SignalGuard()
     attempt = 0
+    saved = first_step - 1  # last step whose checkpoint is on disk
 
     def on_step(st: StepStats) -> None:
-        nonlocal last
+        nonlocal last, saved
         metrics: dict[str, float] = {
             "loss": float(sum(st.losses.values())),
             "iterations": float(sum(st.iterations.values())),
@@ -407,11 +411,11 @@ def _drive(
                 {**field_state(run.equation), **_rng_arrays(run)},
                 {"step": st.step, "t": st.t},
             )
+            saved = st.step
         last = metrics
         if report is not None:
             report("done", {"step": st.step, "metrics": metrics})
 
-    step = first_step
     run_dir = writer.path.parent
     try:
         with guard:
@@ -466,6 +470,7 @@ def _drive(
         raise err from None
     except KeyboardInterrupt:
         n = writer.completed_steps
+        step = saved + 1
         writer.close(f"interrupted at step {step}")
         raise RunInterrupted(
             f"interrupted at step {step}; the log is closed and keeps {n} completed rows; "
@@ -473,14 +478,14 @@ def _drive(
             int(guard.signum),
         ) from None
     except LogWriteError as e:
-        n = writer.completed_steps
+        n, step = writer.completed_steps, saved + 1
         writer.close(f"failed at step {step}: {e.reason}")
         raise RunFailure(
             f"{e}; the log keeps its {n} completed rows (status 'failed at step {step}'); "
             f"fix the cause and continue: {_resume_hint(run_dir)}"
         ) from None
     except BaseException as e:
-        writer.close(f"failed at step {step}: {type(e).__name__}: {e}"[:500])
+        writer.close(f"failed at step {saved + 1}: {type(e).__name__}: {e}"[:500])
         raise
     n = writer.completed_steps
     writer.close("complete")
@@ -507,33 +512,37 @@ def find_resume_log(target: str | Path) -> Path:
     return resolve_log_path(p)
 
 
-def resume(
-    target: str | Path,
-    *,
-    sets: list[str] | None = None,
-    report: Callable[[str, dict], None] | None = None,
-    on_diverge: str = "stop",
-) -> RunResult:
-    """Continue the run logged at ``target`` (run dir or run.h5) from its last checkpoint.
+@dataclass
+class ResumePlan:
+    """What ``--resume`` will do, checked before anything is written."""
+
+    path: Path
+    cfg: RunConfig
+    stored: dict[str, Any]
+    ckpt: tuple[dict[str, np.ndarray], dict[str, Any]] | None
+    last_step: int  # step of the checkpoint (-1: none, start from step 0)
+    keep_rows: int  # rows at or before the checkpoint, kept in the log
+
+
+def plan_resume(target: str | Path, sets: list[str] | None = None) -> ResumePlan:
+    """Validate a resume of the run logged at ``target`` (run dir or run.h5).
 
     The config stored in the log is used; ``sets`` may change only solver settings,
-    ``run.threads`` and ``case.steps`` (to extend a run). Without ``sets`` the resumed run
-    gives the same numbers as an uninterrupted one (bit-identical on CPU).
+    ``run.threads`` and ``case.steps`` (to extend a run).
     """
     from insr.config import apply_sets, build_config
 
-    check_on_diverge(on_diverge)
     path = find_resume_log(target)
     with RunLogReader(path) as log:
         stored = log.config
-        n_rows = log.n
-        steps = log.series("step") if n_rows else np.zeros(0, dtype=np.int64)
+        steps = log.series("step") if log.n else np.zeros(0, dtype=np.int64)
         status = log.status
     try:
         cfg = build_config(apply_sets(stored, sets or []))
+        before = _flatten(build_config(stored).as_dict())
     except UsageError as e:
         raise UsageError(f"{path}: {e}") from None
-    before, after = _flatten(build_config(stored).as_dict()), _flatten(cfg.as_dict())
+    after = _flatten(cfg.as_dict())
     for key in sorted(set(before) | set(after)):
         if before.get(key) != after.get(key) and not key.startswith(RESUMABLE_OVERRIDES):
             raise UsageError(
@@ -548,28 +557,34 @@ def resume(
             "resume (use --steps N to extend it)"
         )
     if last_step > cfg.case.steps:
-        raise UsageError(
-            f"case.steps = {cfg.case.steps} is below the {last_step} steps already done"
-        )
-    run = Run(cfg)
-    if ck is not None:
-        arrays, _meta = ck
+        raise UsageError(f"case.steps = {cfg.case.steps} is below the {last_step} steps done")
+    keep = int(np.searchsorted(steps, last_step, side="right"))
+    return ResumePlan(path, cfg, stored, ck, last_step, keep)
+
+
+def resume(
+    target: str | Path | ResumePlan,
+    *,
+    sets: list[str] | None = None,
+    report: Callable[[str, dict], None] | None = None,
+    on_diverge: str = "stop",
+) -> RunResult:
+    """Continue a run from its last checkpoint (see :func:`plan_resume`). Without ``sets``
+    the resumed run gives the same numbers as an uninterrupted one (bit-identical on CPU)."""
+    check_on_diverge(on_diverge)
+    plan = target if isinstance(target, ResumePlan) else plan_resume(target, sets)
+    run = Run(plan.cfg)
+    if plan.ckpt is not None:
+        arrays = plan.ckpt[0]
         try:
-            load_field_state(
-                run.equation,
-                {k[len("field/") :]: v for k, v in arrays.items() if k.startswith("field/")},
-            )
+            load_field_state(run.equation, arrays)
             _set_rng(run, arrays)
         except (KeyError, RuntimeError, ValueError) as e:
-            raise RunFailure(
-                f"the checkpoint in {path} does not fit the stored config: {e}"
-            ) from None
-    keep = int(np.searchsorted(steps, last_step, side="right"))
-    writer = RunLogWriter.reopen(path, keep)
-    if cfg.case.steps != stored["case"]["steps"]:
-        writer.set_attrs(total_steps=cfg.case.steps)
-    writer.set_attrs(config=json.dumps(cfg.as_dict()))
-    return _drive(run, writer, first_step=last_step + 1, report=report, on_diverge=on_diverge)
+            msg = f"the checkpoint in {plan.path} does not fit its config: {e}"
+            raise RunFailure(msg) from None
+    writer = RunLogWriter.reopen(plan.path, plan.keep_rows)
+    writer.set_attrs(config=json.dumps(plan.cfg.as_dict()), total_steps=plan.cfg.case.steps)
+    return _drive(run, writer, first_step=plan.last_step + 1, report=report, on_diverge=on_diverge)
 
 
 def remove_run(run_dir: Path) -> None:
