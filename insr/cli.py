@@ -162,7 +162,7 @@ def run(
         max_iters = max(cfg.solver.max_iters, cfg.solver.init_max_iters)
         with RunProgress(cfg.case.steps, 0, max_iters, quiet) as progress:
             result = execute(
-                cfg, run_dir, overwrite=overwrite, report=progress, on_diverge=on_diverge
+                cfg, run_dir, overwrite=overwrite, report=_notes(progress), on_diverge=on_diverge
             )
         _print_run_summary(result, quiet)
 
@@ -242,6 +242,21 @@ def cases() -> None:
 
 
 # ----------------------------------------------------------------- run robustness (resume)
+def _notes(progress: RunProgress):
+    """Pass events to the progress display; print a line for each divergence retry."""
+
+    def report(event: str, data: dict) -> None:
+        if event == "retry":
+            err_console.print(
+                f"[yellow]step {data['step']} diverged ({data['name']}); retry {data['attempt']} "
+                f"with learning rate x{data['lr_scale']:g}[/]",
+                highlight=False,
+            )
+        progress(event, data)
+
+    return report
+
+
 def _resume_run(
     target: str,
     out: Path | None,
@@ -285,7 +300,7 @@ def _resume_run(
     with RunProgress(
         plan.cfg.case.steps, plan.last_step + 1, max(s.max_iters, s.init_max_iters), quiet
     ) as progress:
-        result = resume(plan, report=progress, on_diverge=on_diverge)
+        result = resume(plan, report=_notes(progress), on_diverge=on_diverge)
     _print_run_summary(result, quiet)
 
 

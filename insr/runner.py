@@ -139,6 +139,7 @@ class Run:
         torch.manual_seed(cfg.run.seed)
         self.case = make_case(cfg.case)
         check_eval_memory(cfg, self.case.dim, self.case.channels)
+        check_field_memory(cfg, self.case.dim, self.case.channels)
         self.equation = build_equation(cfg, self.case, self.device, self.dtype)
         self.gen = torch.Generator(device=self.device)
         self.gen.manual_seed(cfg.run.seed)
@@ -292,6 +293,29 @@ def check_eval_memory(cfg: RunConfig, dim: int, channels: int) -> None:
             f"eval.resolution = {cfg.eval.resolution} ({cfg.eval.resolution}^{dim} points) needs "
             f"about {_gib(mem)} of memory for the evaluation arrays but only {_gib(avail)} is "
             "available; lower eval.resolution"
+        )
+
+
+def check_field_memory(cfg: RunConfig, dim: int, channels: int) -> None:
+    """Refuse a representation whose parameters would not fit in memory, before building it.
+
+    Uses ``param_count(params: dict, dim, channels) -> int`` on the field class when it has
+    one (grid representations: ``resolution^d x features`` per level); 4 copies (weights,
+    gradient, two Adam moments) in the run dtype.
+    """
+    from insr.fields import _classes
+
+    count = getattr(_classes(cfg.representation.kind)[1], "param_count", None)
+    if count is None:
+        return
+    n = int(count(cfg.representation.params, dim, channels))
+    need = n * 4 * (8 if cfg.run.dtype == "float64" else 4)
+    avail = available_memory()
+    if need > 0.8 * avail:
+        raise UsageError(
+            f"representation {cfg.representation.kind} has {n:.3g} parameters: about "
+            f"{_gib(need)} with gradients and optimizer state, but only {_gib(avail)} of "
+            "memory is available; lower its resolution / table size"
         )
 
 
@@ -463,9 +487,9 @@ def _drive(
         err = Diverged(e.step, e.name, e.loss)
         err.args = (
             f"diverged at step {e.step} ({e.name}: loss = {e.loss}){tried}; the log keeps its "
-            f"{n} completed rows (status 'diverged at step {e.step}'); {LIKELY_CAUSES}; try "
-            f"--on-diverge retry, or lower them and continue: {_resume_hint(run_dir)} "
-            "--set solver.lr=...",
+            f"{n} completed rows (status 'diverged at step {e.step}'); {LIKELY_CAUSES}; "
+            f"{'' if tried else 'try --on-diverge retry, or '}lower them and continue: "
+            f"{_resume_hint(run_dir)} --set solver.lr=...",
         )
         raise err from None
     except KeyboardInterrupt:

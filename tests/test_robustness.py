@@ -322,7 +322,12 @@ def test_on_diverge_retry_recovers_or_fails_bounded(tmp_path, monkeypatch):
         "retry",
     )
     assert r.exit_code == 1
-    assert "3 retries" in _one_line_error(r)
+    lines = r.stderr.strip().splitlines()
+    assert [ln.split(";")[1] for ln in lines[:3]] == [
+        f" retry {i} with learning rate x{0.5**i:g}" for i in (1, 2, 3)
+    ]
+    assert len(lines) == 4 and lines[3].startswith("error: diverged at step 2")
+    assert "3 retries" in lines[3] and "Traceback" not in r.stderr
     assert calls["n"] == 4  # first try + 3 retries, then stop
     with RunLogReader(tmp_path / "b") as log:
         assert log.status == "diverged at step 2" and log.n == 2
