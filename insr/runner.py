@@ -444,8 +444,8 @@ def _drive(
     try:
         with guard:
             for step in range(first_step, cfg.case.steps + 1):
-                start = field_state(run.equation)
-                rng = _rng_arrays(run)
+                if on_diverge == "retry":  # the state to return to on a retry
+                    start, rng = field_state(run.equation), _rng_arrays(run)
                 for attempt in range(MAX_RETRIES + 1):
                     scale = 0.5**attempt
                     try:
