@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -51,7 +52,7 @@ def user_errors() -> Iterator[None]:
     except InsrError as e:
         if _state["debug"]:
             raise
-        err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         raise typer.Exit(e.exit_code) from None
     except KeyboardInterrupt:
         if _state["debug"]:
@@ -60,6 +61,8 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(130) from None
 
 
+RESUME_HELP = "Continue the run in CASE (a run directory) or in --out from its last completed step."
+ON_DIVERGE_HELP = "On NaN/inf: 'stop', or 'retry' the step with half the learning rate (3 tries)."
 SetOpt = Annotated[
     Optional[list[str]],  # noqa: UP045 - typer needs Optional here
     typer.Option("--set", "-s", help="Override a config value: section.key=value (repeatable)."),
@@ -137,12 +140,18 @@ def run(
     name: Annotated[Optional[str], typer.Option(help="Run name (default <representation>-<time>).")] = None,  # noqa: UP045
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run in the run directory.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display; print the log path.")] = False,
+    resume: Annotated[bool, typer.Option(help=RESUME_HELP)] = False,
+    on_diverge: Annotated[str, typer.Option(help=ON_DIVERGE_HELP)] = "stop",
 ) -> None:
     """Time-step CASE on one representation and log every step to RUN_DIR/run.h5."""
     from insr.config import load_config
-    from insr.runner import default_run_dir, execute
+    from insr.runner import check_on_diverge, default_run_dir, execute
 
     with user_errors():
+        check_on_diverge(on_diverge)
+        if resume:
+            _resume_run(case, out, config, set_, steps, name, overwrite, quiet, on_diverge)
+            return
         sets = list(set_ or [])
         if steps is not None:
             sets.append(f"case.steps={steps}")
@@ -152,7 +161,9 @@ def run(
         run_dir = out if out is not None else default_run_dir(cfg)
         max_iters = max(cfg.solver.max_iters, cfg.solver.init_max_iters)
         with RunProgress(cfg.case.steps, 0, max_iters, quiet) as progress:
-            result = execute(cfg, run_dir, overwrite=overwrite, report=progress)
+            result = execute(
+                cfg, run_dir, overwrite=overwrite, report=_notes(progress), on_diverge=on_diverge
+            )
         _print_run_summary(result, quiet)
 
 
@@ -231,6 +242,66 @@ def cases() -> None:
 
 
 # ----------------------------------------------------------------- run robustness (resume)
+def _notes(progress: RunProgress):
+    """Pass events to the progress display; print a line for each divergence retry."""
+
+    def report(event: str, data: dict) -> None:
+        if event == "retry":
+            err_console.print(
+                f"[yellow]step {data['step']} diverged ({data['name']}); retry {data['attempt']} "
+                f"with learning rate x{data['lr_scale']:g}[/]",
+                highlight=False,
+            )
+        progress(event, data)
+
+    return report
+
+
+def _resume_run(
+    target: str,
+    out: Path | None,
+    config: list[Path] | None,
+    set_: list[str] | None,
+    steps: int | None,
+    name: str | None,
+    overwrite: bool,
+    quiet: bool,
+    on_diverge: str,
+) -> None:
+    """``insr run --resume RUN_DIR`` or ``insr run CASE --out RUN_DIR --resume``."""
+    from insr.errors import UsageError
+    from insr.log import RunLogReader
+    from insr.runner import find_resume_log, plan_resume, resume
+
+    if overwrite:
+        raise UsageError("--resume and --overwrite exclude each other: pick one")
+    if config or name is not None:
+        raise UsageError("--resume uses the config stored in the log: drop --config/--name")
+    if out is not None:
+        path = find_resume_log(out)
+        with RunLogReader(path) as log:
+            stored = str(log.config.get("case", {}).get("name", ""))
+        if target not in (stored, str(out)) and Path(target).resolve() != path.parent.resolve():
+            raise UsageError(f"{out} holds a run of case '{stored}', not '{target}'")
+    else:
+        p = Path(target)
+        if not p.exists():
+            raise UsageError(
+                f"--resume needs a run directory: '{target}' does not exist "
+                "(use `insr run --resume outputs/<case>/<run>` or "
+                "`insr run CASE --out DIR --resume`)"
+            )
+        path = find_resume_log(p)
+    sets = list(set_ or [])
+    if steps is not None:
+        sets.append(f"case.steps={steps}")
+    plan = plan_resume(path, sets)
+    s = plan.cfg.solver
+    with RunProgress(
+        plan.cfg.case.steps, plan.last_step + 1, max(s.max_iters, s.init_max_iters), quiet
+    ) as progress:
+        result = resume(plan, report=_notes(progress), on_diverge=on_diverge)
+    _print_run_summary(result, quiet)
 
 
 # ----------------------------------------------------------------- compare (representations, gradients)
