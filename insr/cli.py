@@ -599,9 +599,37 @@ def render_cmd(
 # ----------------------------------------------------------------- benchmarks / performance helpers
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    app()
+def main() -> None:
+    """Console entry point: like ``app()``, but typer/click usage errors (bad option value,
+    missing argument) are one line on stderr with exit code 2 instead of a framed box."""
+    try:  # typer >= 0.17 vendors click
+        from typer._click import exceptions as click_exc
+    except ImportError:  # pragma: no cover - older typer depends on click
+        from click import exceptions as click_exc
+
+    try:
+        rv = app(standalone_mode=False)
+    except click_exc.UsageError as e:
+        if type(e).__name__ == "NoArgsIsHelpError":
+            e.show()
+            sys.exit(2)
+        names, ctx = [], e.ctx
+        while ctx is not None and ctx.parent is not None:
+            names.insert(0, ctx.info_name or "")
+            ctx = ctx.parent
+        hint = f" (see: insr {' '.join([*names, '--help'])})"
+        message = " ".join(e.format_message().split())
+        err_console.print(
+            f"[bold red]error:[/] {escape(message)}{hint}", highlight=False, soft_wrap=True
+        )
+        sys.exit(2)
+    except typer.Abort:
+        err_console.print("[bold red]aborted[/]")
+        sys.exit(130)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())
+    main()
