@@ -1,3 +1,3 @@
-from insr.cli import app
+from insr.cli import main
 
-app()
+main()

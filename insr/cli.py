@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -51,7 +52,7 @@ def user_errors() -> Iterator[None]:
     except InsrError as e:
         if _state["debug"]:
             raise
-        err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         raise typer.Exit(e.exit_code) from None
     except KeyboardInterrupt:
         if _state["debug"]:
@@ -60,6 +61,8 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(130) from None
 
 
+RESUME_HELP = "Continue the run in CASE (a run directory) or in --out from its last completed step."
+ON_DIVERGE_HELP = "On NaN/inf: 'stop', or 'retry' the step with half the learning rate (3 tries)."
 SetOpt = Annotated[
     Optional[list[str]],  # noqa: UP045 - typer needs Optional here
     typer.Option("--set", "-s", help="Override a config value: section.key=value (repeatable)."),
@@ -137,12 +140,18 @@ def run(
     name: Annotated[Optional[str], typer.Option(help="Run name (default <representation>-<time>).")] = None,  # noqa: UP045
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run in the run directory.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display; print the log path.")] = False,
+    resume: Annotated[bool, typer.Option(help=RESUME_HELP)] = False,
+    on_diverge: Annotated[str, typer.Option(help=ON_DIVERGE_HELP)] = "stop",
 ) -> None:
     """Time-step CASE on one representation and log every step to RUN_DIR/run.h5."""
     from insr.config import load_config
-    from insr.runner import default_run_dir, execute
+    from insr.runner import check_on_diverge, default_run_dir, execute
 
     with user_errors():
+        check_on_diverge(on_diverge)
+        if resume:
+            _resume_run(case, out, config, set_, steps, name, overwrite, quiet, on_diverge)
+            return
         sets = list(set_ or [])
         if steps is not None:
             sets.append(f"case.steps={steps}")
@@ -152,7 +161,9 @@ def run(
         run_dir = out if out is not None else default_run_dir(cfg)
         max_iters = max(cfg.solver.max_iters, cfg.solver.init_max_iters)
         with RunProgress(cfg.case.steps, 0, max_iters, quiet) as progress:
-            result = execute(cfg, run_dir, overwrite=overwrite, report=progress)
+            result = execute(
+                cfg, run_dir, overwrite=overwrite, report=_notes(progress), on_diverge=on_diverge
+            )
         _print_run_summary(result, quiet)
 
 
@@ -231,12 +242,355 @@ def cases() -> None:
 
 
 # ----------------------------------------------------------------- run robustness (resume)
+def _notes(progress: RunProgress):
+    """Pass events to the progress display; print a line for each divergence retry."""
+
+    def report(event: str, data: dict) -> None:
+        if event == "retry":
+            err_console.print(
+                f"[yellow]step {data['step']} diverged ({data['name']}); retry {data['attempt']} "
+                f"with learning rate x{data['lr_scale']:g}[/]",
+                highlight=False,
+            )
+        progress(event, data)
+
+    return report
+
+
+def _resume_run(
+    target: str,
+    out: Path | None,
+    config: list[Path] | None,
+    set_: list[str] | None,
+    steps: int | None,
+    name: str | None,
+    overwrite: bool,
+    quiet: bool,
+    on_diverge: str,
+) -> None:
+    """``insr run --resume RUN_DIR`` or ``insr run CASE --out RUN_DIR --resume``."""
+    from insr.errors import UsageError
+    from insr.log import RunLogReader
+    from insr.runner import find_resume_log, plan_resume, resume
+
+    if overwrite:
+        raise UsageError("--resume and --overwrite exclude each other: pick one")
+    if config or name is not None:
+        raise UsageError("--resume uses the config stored in the log: drop --config/--name")
+    if out is not None:
+        path = find_resume_log(out)
+        with RunLogReader(path) as log:
+            stored = str(log.config.get("case", {}).get("name", ""))
+        if target not in (stored, str(out)) and Path(target).resolve() != path.parent.resolve():
+            raise UsageError(f"{out} holds a run of case '{stored}', not '{target}'")
+    else:
+        p = Path(target)
+        if not p.exists():
+            raise UsageError(
+                f"--resume needs a run directory: '{target}' does not exist "
+                "(use `insr run --resume outputs/<case>/<run>` or "
+                "`insr run CASE --out DIR --resume`)"
+            )
+        path = find_resume_log(p)
+    sets = list(set_ or [])
+    if steps is not None:
+        sets.append(f"case.steps={steps}")
+    plan = plan_resume(path, sets)
+    s = plan.cfg.solver
+    with RunProgress(
+        plan.cfg.case.steps, plan.last_step + 1, max(s.max_iters, s.init_max_iters), quiet
+    ) as progress:
+        result = resume(plan, report=_notes(progress), on_diverge=on_diverge)
+    _print_run_summary(result, quiet)
 
 
 # ----------------------------------------------------------------- compare (representations, gradients)
+RepsOpt = Annotated[
+    Optional[list[str]],  # noqa: UP045
+    typer.Option(
+        "--reprs",
+        help="Members: names from the default set and/or member TOML files (comma-separated).",
+    ),
+]
+
+
+class SweepProgress:
+    """One progress row per member (steps done), fed by compare.run_sweep's report."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            console=err_console,
+            disable=quiet,
+        )
+        self.tasks: dict[str, int] = {}
+
+    def __enter__(self) -> SweepProgress:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)
+
+    def __call__(self, event: str, data: dict) -> None:
+        if event == "start":
+            self.tasks[data["name"]] = self.progress.add_task(
+                data["name"], total=data["total"], info="waiting"
+            )
+        elif event == "step" and data["name"] in self.tasks:
+            self.progress.update(
+                self.tasks[data["name"]], completed=data["step"] + 1, info=f"step {data['step']}"
+            )
+        elif event == "end":
+            o = data["outcome"]
+            if o.name in self.tasks:
+                self.progress.update(self.tasks[o.name], info=f"{o.status} ({o.seconds:.0f} s)")
+
+
+def _summary_tables(rows: list[dict], title: str) -> tuple[Table, Table]:
+    """Cost table and accuracy table (cells: last step, then worst over time)."""
+    from insr.compare import strategies_in
+
+    cost = Table(title=title, show_header=True, header_style="bold")
+    cost.add_column("member", no_wrap=True)
+    cost.add_column("repr", no_wrap=True)
+    cost.add_column("status", no_wrap=True)
+    for col in ("params", "rows", "wall s", "init it", "it/step"):
+        cost.add_column(col, justify="right")
+    acc = Table(
+        title="errors: last step / worst over time",
+        show_header=True,
+        header_style="bold",
+    )
+    acc.add_column("member", no_wrap=True)
+    acc.add_column("max|u-u*|", justify="right")
+    acc.add_column("rmse", justify="right")
+    strategies = strategies_in(rows)
+    for s in strategies:
+        acc.add_column(f"∇ err {s}", justify="right")
+        acc.add_column(f"∇ noise {s}", justify="right")
+
+    def num(r: dict, key: str) -> str:
+        return _fmt(r[key]) if key in r else "-"
+
+    def pair(r: dict, key: str) -> str:
+        if f"{key}_last" not in r:
+            return "-"
+        return f"{_fmt(r[f'{key}_last'])}\n{_fmt(r[f'{key}_worst'])}"
+
+    for r in rows:
+        st = r["status"]
+        style = "green" if st == "complete" else "yellow" if st == "unavailable" else "red"
+        cost.add_row(
+            r["member"], str(r.get("representation", "?")), f"[{style}]{st}[/]",
+            num(r, "n_params"), num(r, "rows"), num(r, "wall_s"), num(r, "init_iters"),
+            num(r, "iters_per_step"),
+        )
+        if "rows" in r:
+            cells = [r["member"], pair(r, "field_max_error"), pair(r, "field_rmse")]
+            for s in strategies:
+                cells += [pair(r, f"gradient_rel_error_{s}"), pair(r, f"gradient_noise_{s}")]
+            acc.add_row(*cells, end_section=True)
+    notes = [f"{r['member']}: {r['reason']}" for r in rows if r.get("reason")]
+    if notes:
+        cost.caption = "\n".join(notes)
+    return cost, acc
+
+
+def _compare(
+    kind: str,
+    case: str,
+    reprs,
+    steps,
+    set_,
+    config,
+    workers,
+    resume,
+    out,
+    quiet,
+    repr_name: str | None = None,
+) -> None:
+    import time
+
+    from insr import compare as cmp
+    from insr.config import load_config
+    from insr.errors import RunFailure, UsageError
+
+    with user_errors():
+        sets = list(set_ or [])
+        if steps is not None:
+            sets.append(f"case.steps={steps}")
+        if repr_name is not None:
+            sets.insert(0, f"representation.kind={repr_name}")
+        members = cmp.select_members(kind, reprs)  # type: ignore[arg-type]
+        cfg_files = [str(c) for c in config or []]
+        case_name = (
+            cmp.apply_sets(cmp.base_raw(case, cfg_files), sets).get("case", {}).get("name", case)
+        )
+        if repr_name is not None:
+            load_config(case, cfg_files, sets)  # the representation itself must be valid
+        if out is not None:
+            compare_dir = out
+        elif resume:
+            compare_dir = cmp.latest_compare_dir(case_name, kind, repr_name)  # type: ignore[arg-type]
+        else:
+            compare_dir = cmp.default_compare_dir(case_name, kind, repr_name)  # type: ignore[arg-type]
+        if (compare_dir / cmp.MANIFEST).exists() and not resume and out is not None:
+            raise UsageError(f"{compare_dir} already holds a sweep; use --resume or another --out")
+        t0 = time.perf_counter()
+        with SweepProgress(quiet) as progress:
+            cmp.run_sweep(
+                kind=kind,
+                case=case,
+                members=members,
+                compare_dir=compare_dir,  # type: ignore[arg-type]
+                config_files=cfg_files,
+                sets=sets,
+                workers=workers,
+                resume=resume,
+                report=progress,
+            )
+        wall = time.perf_counter() - t0
+        rows = cmp.summarize(compare_dir)
+        csv_path, json_path = cmp.write_summary(compare_dir, rows)
+        figs = cmp.make_figures(compare_dir)
+        for table in _summary_tables(rows, f"{kind} on {case_name} ({wall:.0f} s wall)"):
+            console.print(table)
+        for p in (csv_path, json_path, *figs):
+            console.print(f"wrote {p}", highlight=False)
+        if not any(r["status"] == "complete" for r in rows):
+            raise RunFailure("no member of the sweep completed")
+
+
+WorkersOpt = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option(
+        "--workers", "-j", help="Parallel member runs (default: min(members, cores)).", min=1
+    ),
+]
+ResumeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--resume", help="Skip members whose log is complete (with --out, or the latest sweep)."
+    ),
+]
+CompareOutOpt = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option("--out", help="Compare directory (default outputs/compare/<case>-<time>/)."),
+]
+StepsOpt = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option(help="Time steps of every member (case.steps).", min=1),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")]
+
+
+@compare_app.command("representations")
+def compare_representations(
+    case: Annotated[str, typer.Option("--case", help="Case name or case TOML.")],
+    reprs: RepsOpt = None,
+    steps: StepsOpt = None,
+    set_: SetOpt = None,
+    config: ConfigOpt = None,
+    workers: WorkersOpt = None,
+    resume: ResumeOpt = False,
+    out: CompareOutOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run CASE on every representation of the set (configs/compare/representations.toml),
+    print a summary table and write summary.csv, summary.json and figures."""
+    _compare("representations", case, reprs, steps, set_, config, workers, resume, out, quiet)
+
+
+@compare_app.command("gradients")
+def compare_gradients(
+    case: Annotated[str, typer.Option("--case", help="Case name or case TOML.")],
+    repr_: Annotated[
+        str, typer.Option("--repr", help="Representation kind for every member.")
+    ] = "siren",
+    reprs: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--strategies",
+            help="Members: names from configs/compare/gradients.toml and/or member TOML files.",
+        ),
+    ] = None,
+    steps: StepsOpt = None,
+    set_: SetOpt = None,
+    config: ConfigOpt = None,
+    workers: WorkersOpt = None,
+    resume: ResumeOpt = False,
+    out: CompareOutOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run CASE with one representation over derivative strategies and gradient remedies
+    (configs/compare/gradients.toml); same table, files and figures as `compare representations`."""
+    _compare("gradients", case, reprs, steps, set_, config, workers, resume, out, quiet, repr_)
 
 
 # ----------------------------------------------------------------- render
+@app.command("render")
+def render_cmd(
+    path: Annotated[Path, typer.Argument(help="Run directory, run.h5, or compare directory.")],
+    what: Annotated[str, typer.Option(help="field | gradient | error | all")] = "all",
+    format_: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--format", help="gif | mp4 (default: from --out, else gif)."),
+    ] = None,
+    fps: Annotated[float, typer.Option(help="Frames per second.")] = 10.0,
+    steps: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Step slice a:b:k over logged step numbers (default: all)."),
+    ] = None,
+    dpi: Annotated[int, typer.Option(help="Resolution (dots per inch).")] = 100,
+    frame: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(help="Write only step N as a PNG."),
+    ] = None,
+    strategy: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Gradient strategy to draw (default autodiff or the first logged)."),
+    ] = None,
+    out: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="Output file (default: render-<what>.<fmt> beside the log)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Animate a run log (or every member of a compare directory side by side): field,
+    gradient and their errors against the exact solution, one frame per logged step."""
+    from insr.render import render
+
+    with user_errors():
+        progress = Progress(
+            TextColumn("[bold]frames"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            disable=quiet,
+        )
+        task = progress.add_task("frames", total=None)
+
+        def on_frame(k: int, n: int) -> None:
+            if k == 1:
+                progress.start()  # only once validation passed and drawing began
+            progress.update(task, completed=k, total=n)
+
+        try:
+            output, n = render(
+                path, what=what, fmt=format_, fps=fps, steps=steps, dpi=dpi, frame=frame,
+                out=out, strategy=strategy, on_frame=on_frame,
+            )
+        finally:
+            progress.stop()
+        console.print(f"wrote {output} ({n} frame{'s' if n != 1 else ''})", highlight=False)
 
 
 # ----------------------------------------------------------------- gradcheck
@@ -330,9 +684,37 @@ def gradcheck(
 # ----------------------------------------------------------------- benchmarks / performance helpers
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    app()
+def main() -> None:
+    """Console entry point: like ``app()``, but typer/click usage errors (bad option value,
+    missing argument) are one line on stderr with exit code 2 instead of a framed box."""
+    try:  # typer >= 0.17 vendors click
+        from typer._click import exceptions as click_exc
+    except ImportError:  # pragma: no cover - older typer depends on click
+        from click import exceptions as click_exc
+
+    try:
+        rv = app(standalone_mode=False)
+    except click_exc.UsageError as e:
+        if type(e).__name__ == "NoArgsIsHelpError":
+            e.show()
+            sys.exit(2)
+        names, ctx = [], e.ctx
+        while ctx is not None and ctx.parent is not None:
+            names.insert(0, ctx.info_name or "")
+            ctx = ctx.parent
+        hint = f" (see: insr {' '.join([*names, '--help'])})"
+        message = " ".join(e.format_message().split())
+        err_console.print(
+            f"[bold red]error:[/] {escape(message)}{hint}", highlight=False, soft_wrap=True
+        )
+        sys.exit(2)
+    except typer.Abort:
+        err_console.print("[bold red]aborted[/]")
+        sys.exit(130)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())
+    main()

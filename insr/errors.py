@@ -22,3 +22,11 @@ class RunFailure(InsrError):
     """A run could not continue (divergence, disk full, ...)."""
 
     exit_code = 1
+
+
+class RunInterrupted(InsrError):
+    """The user stopped the run (Ctrl-C / SIGTERM); the log is closed valid and resumable."""
+
+    def __init__(self, message: str, signum: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum

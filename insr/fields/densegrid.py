@@ -29,7 +29,7 @@ from torch import nn
 
 from insr.config import ConfigError, at_least, in_range, opt
 from insr.fields.gridbase import GridField, check_memory, mlp_param_count
-from insr.fields.interp import corner_bits, corner_weights, interpolate_levels
+from insr.fields.interp import combine_corners, corner_weights, interpolate_levels
 
 
 @dataclass
@@ -125,13 +125,14 @@ class DenseGrid(GridField):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         d = u.shape[1]
         scale = torch.tensor(self._scales[:k], dtype=u.dtype, device=u.device)
-        p = u.unsqueeze(0) * scale.view(k, 1, 1)  # (k, N, d) grid units
+        p = u.t().unsqueeze(0) * scale.view(k, 1, 1)  # (k, d, N) grid units
         lo = torch.floor(p).clamp(min=0.0)
         lo = torch.minimum(lo, self._last_cell[:k].to(u.dtype).view(k, 1, 1))
         t = p - lo
-        bits = corner_bits(d, u.device)
-        c = lo.to(torch.int64).transpose(1, 2).unsqueeze(1) + bits.view(1, -1, d, 1)
-        rows = (c * self._strides[:k].view(k, 1, d, 1)).sum(dim=2) + self._offsets[:k].view(k, 1, 1)
+        stride = self._strides[:k].view(k, d, 1)
+        lo_rows = (lo.to(torch.int64) * stride).unbind(1)
+        up_rows = [a + b for a, b in zip(lo_rows, stride.unbind(1), strict=True)]
+        rows = combine_corners(lo_rows, up_rows, torch.add) + self._offsets[:k].view(k, 1, 1)
         w, dw = corner_weights(t, self.interpolation, with_grad)
         if dw is not None:
             dw = dw * scale.view(k, 1, 1, 1)

@@ -42,7 +42,12 @@ from torch import nn
 
 from insr.config import ConfigError, at_least, in_range, opt
 from insr.fields.gridbase import GridField, check_memory, mlp_param_count, next_multiple
-from insr.fields.interp import cell_position, corner_bits, corner_weights, interpolate_levels
+from insr.fields.interp import (
+    cell_position,
+    combine_corners,
+    corner_weights,
+    interpolate_levels,
+)
 
 #: tiny-cuda-nn ``fast_hash`` primes for the first three dimensions.
 PRIMES = (1, 2654435761, 805459861)
@@ -145,11 +150,13 @@ class HashGrid(GridField):
             offsets.append(offsets[-1] + s)
         self.register_buffer("_offsets", torch.tensor(offsets[:-1]), persistent=False)
         self.register_buffer("_sizes", torch.tensor(self.level_sizes), persistent=False)
-        self.register_buffer("_hashed", torch.tensor(self.level_hashed), persistent=False)
         strides = [[r**i for i in range(d)] for r in self._resolutions]
         self.register_buffer("_strides", torch.tensor(strides, dtype=torch.int64), persistent=False)
         self.register_buffer("_primes", torch.tensor(PRIMES[:d]), persistent=False)
         self._row_starts = offsets
+        self._n_dense = sum(1 for h in self.level_hashed if not h)
+        assert all(self.level_hashed[self._n_dense :]), "dense levels must form a prefix"
+        self._hash_mask = 2**cfg.log2_hashmap_size - 1
 
         if self.backend == "torch":
             self.table = nn.Parameter(torch.empty(n_rows, cfg.n_features_per_level))
@@ -206,38 +213,35 @@ class HashGrid(GridField):
         """Rows of :attr:`table` that hold ``level``."""
         return slice(self._row_starts[level], self._row_starts[level + 1])
 
-    def _index(self, c: torch.Tensor, levels: slice) -> torch.Tensor:
-        """Table rows of integer grid nodes ``c`` ``(k, ..., d, N)`` at the ``k`` levels in
-        ``levels``, relative to each level's first row."""
-        d = c.shape[-2]
-        k = c.shape[0]
-        shape = (k,) + (1,) * (c.dim() - 1)
-        hashed = self._hashed[levels]
-        row = None
-        if not bool(hashed.all()):
-            strides = self._strides[levels].view(k, *([1] * (c.dim() - 3)), d, 1)
-            row = (c * strides).sum(dim=-2)
-        if bool(hashed.any()):
-            # uint32 products: the low 32 bits of the int64 product are the uint32 result, and
-            # size_l = 2**log2_hashmap_size divides 2**32, so `% size_l` below is exact.
-            h = c.select(-2, 0) * self._primes[0]
-            for i in range(1, d):
-                h = h ^ (c.select(-2, i) * self._primes[i])
-            row = h if row is None else torch.where(hashed.view(shape[:-1]), h, row)
-        return row % self._sizes[levels].view(shape[:-1])
-
-    def _rows(self, corner: torch.Tensor, k: int) -> torch.Tensor:
+    def _rows(self, corner: torch.Tensor, first: int = 0) -> torch.Tensor:
         """Table rows ``(k, C, N)`` (level offsets included) of the cell corners above the
-        lower corners ``corner`` ``(k, N, d)`` (int64 grid coordinates) of levels ``0..k-1``."""
-        d = corner.shape[-1]
-        bits = corner_bits(d, corner.device)  # (C, d)
-        c = corner.transpose(1, 2).unsqueeze(1) + bits.view(1, -1, d, 1)  # (k, C, d, N)
-        return self._index(c, slice(0, k)) + self._offsets[:k].view(k, 1, 1)
+        lower corners ``corner`` ``(k, d, N)`` (int64 grid coordinates) of the levels
+        ``first .. first+k-1``. Dense levels form a prefix (resolutions never decrease), so
+        the levels split into one dense and one hashed block."""
+        k, d, _ = corner.shape
+        split = min(max(self._n_dense - first, 0), k)
+        blocks = []
+        if split > 0:  # dense: row = sum_i c_i * res**i, then % size (tcnn's wrap)
+            c = corner[:split]
+            stride = self._strides[first : first + split].view(split, d, 1)
+            lo = (c * stride).unbind(1)
+            up = [a + b for a, b in zip(lo, stride.unbind(1), strict=True)]
+            row = combine_corners(lo, up, torch.add)
+            blocks.append(row % self._sizes[first : first + split].view(split, 1, 1))
+        if split < k:  # hash: XOR_i c_i * prime_i; size = 2**log2_hashmap_size divides 2**32,
+            # so the low bits of the int64 products equal those of tcnn's uint32 arithmetic
+            c = corner[split:]
+            primes = self._primes.view(1, d, 1)
+            lo = (c * primes).unbind(1)
+            up = ((c + 1) * primes).unbind(1)
+            blocks.append(combine_corners(lo, up, torch.bitwise_xor) & self._hash_mask)
+        row = blocks[0] if len(blocks) == 1 else torch.cat(blocks, dim=0)
+        return row + self._offsets[first : first + k].view(k, 1, 1)
 
     def node_rows(self, level: int, nodes: torch.Tensor) -> torch.Tensor:
         """Rows *within* ``level``'s table of integer grid nodes ``nodes`` ``(N, d)``."""
-        c = nodes.to(torch.int64).t().unsqueeze(0)  # (1, d, N)
-        return self._index(c, slice(level, level + 1))[0]
+        corner = nodes.to(torch.int64).t().unsqueeze(0)  # (1, d, N): corner 0 = the node
+        return self._rows(corner, first=level)[0, 0] - self._row_starts[level]
 
     def corner_indices(self, x: torch.Tensor, level: int) -> torch.Tensor:
         """Rows *within* ``level``'s table ``(2**d, N)`` of the cell corners around physical
@@ -245,14 +249,14 @@ class HashGrid(GridField):
         path as :meth:`forward`."""
         scale = torch.tensor(self._scales[: level + 1], dtype=torch.float64)
         corner, _ = cell_position(self._unit(x.double()), scale, 0.5)
-        return self._rows(corner, level + 1)[level] - self._row_starts[level]
+        return self._rows(corner[level:], first=level)[0] - self._row_starts[level]
 
     def _encode(
         self, u: torch.Tensor, k: int, with_grad: bool
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         scale = torch.tensor(self._scales[:k], dtype=u.dtype, device=u.device)
         corner, t = cell_position(u, scale, 0.5)
-        rows = self._rows(corner, k)
+        rows = self._rows(corner)
         w, dw = corner_weights(t, self.interpolation, with_grad)
         if dw is not None:
             dw = dw * scale.view(k, 1, 1, 1)  # dt/du = scale_l

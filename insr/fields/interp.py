@@ -1,9 +1,10 @@
 """Multilinear / smoothstep interpolation on regular grids, with closed-form derivatives.
 
 Shared by :mod:`insr.fields.hashgrid` and :mod:`insr.fields.densegrid`. Everything is
-batched over levels in a *level-major* layout: tensors are ``(K, C, N)`` for ``K``
-levels, ``C = 2**d`` cell corners and ``N`` points (PERFORMANCE-NOTES.md: twice as fast
-as ``(N, K, C)`` on CPU).
+batched over levels in a *level-major* layout: tensors are ``(K, C, N)`` or ``(K, d, N)``
+for ``K`` levels, ``C = 2**d`` cell corners, ``d`` axes and ``N`` points
+(PERFORMANCE-NOTES.md: twice as fast as ``(N, K, C)`` on CPU). Per-corner quantities are
+built from per-axis terms by :func:`combine_corners` (no gathers on int64 index tensors).
 
 Conventions
 -----------
@@ -20,6 +21,7 @@ Conventions
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import torch
@@ -38,6 +40,22 @@ def corner_bits(d: int, device: torch.device | str = "cpu") -> torch.Tensor:
     return _corner_bits_cpu(d).to(device)
 
 
+def combine_corners(
+    lower: Sequence[torch.Tensor], upper: Sequence[torch.Tensor], op: Callable
+) -> torch.Tensor:
+    """Per-corner reduction of per-axis terms.
+
+    ``lower[i]`` / ``upper[i]`` (each ``(K, N)``) are axis ``i``'s term for corner bit 0 / 1.
+    Returns ``(K, C, N)`` with entry ``c`` = ``op``-reduction over axes of the term selected
+    by ``(c >> i) & 1`` -- e.g. ``op = mul`` gives corner weights, ``add`` dense row
+    numbers, ``xor`` the spatial hash. Costs about ``2**d`` elementwise ops on ``(K, N)``.
+    """
+    acc = [lower[0], upper[0]]
+    for lo, up in zip(lower[1:], upper[1:], strict=True):
+        acc = [op(a, lo) for a in acc] + [op(a, up) for a in acc]
+    return torch.stack(acc, dim=1)
+
+
 def smooth(t: torch.Tensor, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Interpolation ramp ``s(t)`` and its slope ``ds/dt`` for ``t`` in ``[0, 1]``."""
     if kind == "linear":
@@ -52,25 +70,24 @@ def corner_weights(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Corner weights and their derivatives w.r.t. the in-cell position ``t``.
 
-    ``t``: ``(K, N, d)`` fractional positions. Returns ``w`` of shape ``(K, C, N)`` (the
+    ``t``: ``(K, d, N)`` fractional positions. Returns ``w`` of shape ``(K, C, N)`` (the
     weights sum to 1 over ``C``) and, if ``with_grad``, ``dw`` of shape ``(K, d, C, N)``
     with ``dw[:, j] = d w / d t_j`` (grid units; multiply by ``dt/dx`` yourself).
     """
-    d = t.shape[-1]
-    bits = corner_bits(d, t.device)  # (C, d)
-    axes = torch.arange(d, device=t.device).unsqueeze(0).expand_as(bits)  # (C, d)
+    d = t.shape[1]
     s, ds = smooth(t, kind)
-    f = torch.stack((1.0 - s, s), dim=-1)  # (K, N, d, 2)
-    factors = f[:, :, axes, bits]  # (K, N, C, d): 1D factor of corner c along axis i
-    w = factors.prod(dim=-1).transpose(1, 2)  # (K, C, N)
+    up = s.unbind(1)
+    lo = (1.0 - s).unbind(1)
+    w = combine_corners(lo, up, torch.mul)
     if not with_grad:
         return w, None
-    g = torch.stack((-ds, ds), dim=-1)[:, :, axes, bits]  # (K, N, C, d)
+    dup = ds.unbind(1)
     dws = []
     for j in range(d):
-        # product over axes with axis j's factor replaced by its slope (no division: safe at 0)
-        m = torch.cat((factors[..., :j], g[..., j : j + 1], factors[..., j + 1 :]), dim=-1)
-        dws.append(m.prod(dim=-1).transpose(1, 2))  # (K, C, N)
+        # axis j's factor replaced by its slope (product rule, no division: safe at t = 0)
+        lo_j = [(-dup[i] if i == j else lo[i]) for i in range(d)]
+        up_j = [(dup[i] if i == j else up[i]) for i in range(d)]
+        dws.append(combine_corners(lo_j, up_j, torch.mul))
     return w, torch.stack(dws, dim=1)
 
 
@@ -80,9 +97,9 @@ def cell_position(
     """Lower cell corner and in-cell fraction of unit points at each level.
 
     ``u``: ``(N, d)`` unit coordinates; ``scale``: ``(K,)`` grid units per unit length.
-    Returns ``(corner (K, N, d) int64, t (K, N, d))`` with ``p = u * scale + offset``.
+    Returns ``(corner (K, d, N) int64, t (K, d, N))`` with ``p = u * scale + offset``.
     """
-    p = u.unsqueeze(0) * scale.to(u.dtype).view(-1, 1, 1) + offset
+    p = u.t().unsqueeze(0) * scale.to(u.dtype).view(-1, 1, 1) + offset
     lo = torch.floor(p)
     return lo.to(torch.int64), p - lo
 
