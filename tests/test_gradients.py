@@ -500,7 +500,7 @@ def test_gradient_supervision_term_is_gradient_of_midpoint_residual(velocity: st
     with torch.no_grad():  # move the current field away from the previous one
         for q in field.parameters():
             q.add_(0.01 * torch.randn_like(q))
-    gain = float(p1.loss(x)) - float(p0.loss(x))
+    gain = float(p1.loss(x).detach()) - float(p0.loss(x).detach())
     # independent path: r(x) by autodiff of u and u_prev, then grad_x r by autodiff again
     xg = x.clone().requires_grad_(True)
 
