@@ -156,7 +156,11 @@ class Run:
         for k, v in arrays.items():
             if not np.all(np.isfinite(v)) and not k.startswith("exact"):
                 raise Diverged(-1, k, float("nan"))
-        return arrays, step_metrics(arrays, exact, len(self.shape))
+        metrics = step_metrics(arrays, exact, len(self.shape))
+        extra = getattr(self.equation, "metrics", None)  # equation-specific (fluid)
+        if extra is not None:
+            metrics.update(extra(arrays, exact, self.axes))
+        return arrays, metrics
 
     def case_exact(self, t: float) -> dict[str, np.ndarray] | None:
         def fn(x: torch.Tensor) -> dict[str, torch.Tensor]:
