@@ -183,6 +183,10 @@ def execute(
     report: Callable[[str, dict], None] | None = None,
 ) -> RunResult:
     """Run ``cfg`` into ``run_dir/run.h5``; the log is valid after every step."""
+    if cfg.representation.kind == "grid":  # classical reference solver, same log
+        from insr.reference.run import execute_grid
+
+        return execute_grid(cfg, run_dir, overwrite=overwrite, report=report)
     prepare_run_dir(run_dir, overwrite=overwrite)
     run = Run(cfg)
     log_path = run_dir / "run.h5"

@@ -131,7 +131,10 @@ def reference_settings(spec: dict[str, Any], path: str = "case.reference") -> Re
                 f"{4 if key == 'resolution' else 1}"
             )
     if s.interpolation not in ("cubic", "linear"):
-        raise ConfigError(f"{path}.interpolation = {s.interpolation!r} is not allowed: expected 'cubic' or 'linear'")
+        raise ConfigError(
+            f"{path}.interpolation = {s.interpolation!r} is not allowed: "
+            "expected 'cubic' or 'linear'"
+        )
     return s
 
 
@@ -147,7 +150,9 @@ def numpy_velocity(u0: InitialFn):
     return fn
 
 
-def reference_value_and_jacobian(sol: dict, index: int, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def reference_value_and_jacobian(
+    sol: dict, index: int, x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Velocity ``(N, 2)`` and Jacobian ``(N, 2, 2)`` of frame ``index`` of a
     :func:`insr.reference.euler2d.solve` result at points ``x`` ``(N, 2)``: cubic interpolant
     and its central difference with step half a cell (one-sided near walls)."""
@@ -203,15 +208,22 @@ def make_fluid_case(cfg: CaseConfig, u0: InitialFn, channels: int) -> FluidCase:
             f"'{cfg.initial.get('family')}' gives {channels}"
         )
     if cfg.boundary != "wall":
-        raise ConfigError(f"case.boundary = {cfg.boundary!r} is not allowed for euler: expected 'wall'")
+        raise ConfigError(
+            f"case.boundary = {cfg.boundary!r} is not allowed for euler: expected 'wall'"
+        )
     ref = reference_settings(cfg.reference)
     if is_steady(cfg):
         return FluidCase(cfg, u0, channels, None, lambda x, t: u0(x), None)
     from insr.reference.euler2d import solve
 
     sol = solve(
-        numpy_velocity(u0), cfg.domain, n=ref.resolution, dt=cfg.dt / ref.substeps,
-        steps=cfg.steps * ref.substeps, save_every=ref.substeps, interpolation=ref.interpolation,
+        numpy_velocity(u0),
+        cfg.domain,
+        n=ref.resolution,
+        dt=cfg.dt / ref.substeps,
+        steps=cfg.steps * ref.substeps,
+        save_every=ref.substeps,
+        interpolation=ref.interpolation,
     )
     return FluidCase(cfg, u0, channels, None, None, sol)
 
@@ -255,7 +267,9 @@ def fluid_metrics(
         om = arrays["fluid/vorticity"].astype(np.float64)
         out["enstrophy"] = float(0.5 * np.sum(w * om**2))
     if "fluid/divergence" in arrays:
-        out["divergence_rms"] = float(np.sqrt(np.mean(arrays["fluid/divergence"].astype(np.float64) ** 2)))
+        out["divergence_rms"] = float(
+            np.sqrt(np.mean(arrays["fluid/divergence"].astype(np.float64) ** 2))
+        )
     if exact is not None:
         out["velocity_rel_error"] = relative_error(u, exact["field"])
         if "gradient" in exact and "fluid/vorticity" in arrays:

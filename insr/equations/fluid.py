@@ -68,7 +68,8 @@ def fluid_settings(cfg: RunConfig) -> FluidSettings:
     if kind not in REPRESENTATIONS or kind == "grid":
         allowed = [k for k in REPRESENTATIONS if k != "grid"]
         raise ConfigError(
-            f"extra.fluid.pressure_representation = {kind!r} is not allowed{suggest(kind, allowed)}; "
+            f"extra.fluid.pressure_representation = {kind!r} is not allowed"
+            f"{suggest(kind, allowed)}; "
             f"allowed: {', '.join(allowed)}"
         )
     s.pressure_representation = kind
@@ -108,7 +109,8 @@ def laplacian(f: Field, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         p = f(xg)
         (g,) = torch.autograd.grad(p.sum(), xg, create_graph=True)
     lap = sum(
-        torch.autograd.grad(g[:, j].sum(), xg, create_graph=True)[0][:, j] for j in range(x.shape[1])
+        torch.autograd.grad(g[:, j].sum(), xg, create_graph=True)[0][:, j]
+        for j in range(x.shape[1])
     )
     return p, g, lap
 
@@ -144,7 +146,9 @@ class Fluid:
         self.dt = case.config.dt
 
     def _walls(self, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        return wall_points(self.case.domain, self.settings.wall_samples, gen, self.dtype, self.device)
+        return wall_points(
+            self.case.domain, self.settings.wall_samples, gen, self.dtype, self.device
+        )
 
     def initial_problems(self) -> list[SubProblem]:
         u0 = self.case.initial
@@ -247,6 +251,14 @@ def build_fluid(cfg: RunConfig, case: Case, device: torch.device, dtype: torch.d
     pressure = build_field(settings.pressure_representation, settings.pressure, case.domain, 1)
     d, s = cfg.derivative, cfg.solver
     return Fluid(
-        case, velocity, pressure.to(device, dtype), settings, loss_strategy=d.loss, h=d.h,
-        scheme=d.scheme, samples=s.samples, dtype=dtype, device=device,
+        case,
+        velocity,
+        pressure.to(device, dtype),
+        settings,
+        loss_strategy=d.loss,
+        h=d.h,
+        scheme=d.scheme,
+        samples=s.samples,
+        dtype=dtype,
+        device=device,
     )
