@@ -18,6 +18,8 @@ from insr.reference import initial as ref_ic
 from insr.runner import eval_grid, execute, grid_points
 
 TINY = [
+    "solver.min_iters=0",
+    "solver.init_min_iters=0",
     "solver.samples=64",
     "solver.max_iters=3",
     "solver.init_max_iters=3",
@@ -65,7 +67,7 @@ def test_advection2d_rotation_exact_is_rotated_initial() -> None:
 
 
 def test_advection2d_run_writes_2d_log(tmp_path) -> None:
-    cfg = load_config("advection2d", sets=[*TINY[:6], "case.steps=1"])
+    cfg = load_config("advection2d", sets=[*TINY[:8], "case.steps=1"])
     res = execute(cfg, tmp_path / "r")
     with h5py.File(res.log_path) as f:
         assert f["field"].shape == (2, 9, 9, 1)
