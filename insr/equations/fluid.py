@@ -19,8 +19,8 @@ with outward normal ``n``:
 
 Here ``p`` is the projection potential (units L²/T); the logged pressure is ``p / dt``
 (kinematic, L²/T², as in the grid reference). ``∇·u*`` and ``∇p`` in the targets use the
-``derivative.loss`` strategy. Step 0 fits ``u`` to the initial velocity (``p`` is not
-trained at step 0).
+``derivative.loss`` strategy. Step 0 fits ``u`` to the initial velocity and ``p`` to 0 (a
+neutral warm start for the first pressure solve; no pressure is solved at step 0).
 
 Settings (``[extra.fluid]``): ``pressure_representation`` (kind; default: the velocity's),
 ``pressure`` (parameter table of that kind; default: the velocity's parameters when the
@@ -158,7 +158,14 @@ class Fluid:
                 target = u0(x)
             return ((self.u(x) - target) ** 2).sum(-1).mean()
 
-        return [SubProblem("fit", self.u, loss, self.sample)]
+        def zero(x: torch.Tensor) -> torch.Tensor:
+            return (self.p(x) ** 2).mean()
+
+        # p = 0 is a neutral warm start for step 1 (a fresh network's output is not)
+        return [
+            SubProblem("fit", self.u, loss, self.sample),
+            SubProblem("fit_p", self.p, zero, self.sample),
+        ]
 
     def _backtrace(self, prev: Field, x: torch.Tensor, dt: float) -> torch.Tensor:
         if self.settings.backtrace == "rk2":
