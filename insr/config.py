@@ -462,6 +462,11 @@ def build_config(raw: dict[str, Any]) -> RunConfig:
     for k, v in others.items():
         representation_params(k, v, f"representation.{k}")
     params = representation_params(kind, sub, f"representation.{kind}")
+    if kind == "grid" and params.get("match_params_of") and not params.get("matched_params"):
+        # equal-memory grid: keep the matched representation's parameters (they set its size)
+        m = params["match_params_of"]
+        sub_m = others.get(m, {})
+        params["matched_params"] = representation_params(m, sub_m, f"representation.{m}")
     cfg_raw = {k: v for k, v in raw.items() if k != "representation"}
     cfg = from_dict(RunConfig, cfg_raw)
     cfg.representation = RepresentationConfig(kind=kind, params=params)

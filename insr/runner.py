@@ -194,7 +194,11 @@ class Run:
         for k, v in arrays.items():
             if not np.all(np.isfinite(v)) and not k.startswith("exact"):
                 raise Diverged(-1, k, float("nan"))
-        return arrays, step_metrics(arrays, exact, len(self.shape))
+        metrics = step_metrics(arrays, exact, len(self.shape))
+        extra = getattr(self.equation, "metrics", None)  # equation-specific (fluid)
+        if extra is not None:
+            metrics.update(extra(arrays, exact, self.axes))
+        return arrays, metrics
 
     def case_exact(self, t: float) -> dict[str, np.ndarray] | None:
         def fn(x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -221,9 +225,14 @@ def execute(
 
     ``on_diverge``: "stop" (default) ends the run at the first NaN/inf loss or field;
     "retry" restores the step's starting weights and retries it with half the learning
-    rate, up to :data:`MAX_RETRIES` times.
+    rate, up to :data:`MAX_RETRIES` times. ``representation.kind = "grid"`` runs the
+    classical reference solver instead and writes the same log.
     """
     check_on_diverge(on_diverge)
+    if cfg.representation.kind == "grid":  # classical reference solver, same log
+        from insr.reference.run import execute_grid
+
+        return execute_grid(cfg, run_dir, overwrite=overwrite, report=report)
     run = Run(cfg)
     prepare_run_dir(run_dir, overwrite=overwrite)
     check_disk_budget(run, run_dir)

@@ -61,3 +61,7 @@ def make_case(cfg: CaseConfig) -> Case:
     from insr.cases.fluid import make_fluid_case  # euler cases
 
     return make_fluid_case(cfg, u0, channels)
+
+
+# registers the fluid initial-condition families (taylor_green, vortex_pair, ...)
+from insr.cases import fluid as _fluid  # noqa: E402, F401

@@ -56,4 +56,7 @@ def build_field(
     return field_cls(cfg, domain, out_features)
 
 
+# the classical reference solver as a representation (runner.execute branches on it)
+register("grid", "insr.reference.run", "GridConfig", "GridField")
+
 __all__ = ["Field", "REPRESENTATIONS", "build_field", "register", "representation_params"]

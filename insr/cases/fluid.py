@@ -1,0 +1,279 @@
+"""Incompressible-Euler cases on a 2D box with no-through walls: initial velocity families
+(torch), the truth of each case, and fluid diagnostics on the evaluation grid.
+
+Initial-condition families (registered with :func:`insr.cases.initial.register_family`,
+2 channels ``(u, v)``, written for the box ``[-1, 1]^2``; ``X = x + 1``, ``Y = y + 1``); they
+are the torch twins of the numpy functions in :mod:`insr.reference.initial`:
+
+- ``taylor_green``: ``u = sin(πX) cos(πY)/π``, ``v = -cos(πX) sin(πY)/π`` (no keys). Steady.
+- ``taylor_green_multiscale``: the cell above plus ``amplitude`` × the cell of integer
+  wavenumber ``k`` (keys ``k`` = 4, ``amplitude`` = 0.25).
+- ``vortex_pair``: two co-rotating Lamb–Oseen vortices at ``(±separation/2, 0)`` with core
+  radius ``core_radius`` and circulation chosen so the pair peaks at ``peak_speed``
+  (keys ``separation`` = 0.6, ``core_radius`` = 0.1, ``peak_speed`` = 1).
+
+Truth: a case whose ``initial.family`` is ``taylor_green`` is steady, so its exact solution at
+every time is the initial field (gradient by float64 autograd). Every other euler case is
+measured against the classical grid solver :mod:`insr.reference.euler2d`, run once at run
+start at ``case.reference.resolution`` cells per axis (default 256) with time step
+``dt / case.reference.substeps`` (default 1), sampled at the evaluation points with its cubic
+interpolant; its Jacobian is the central difference of that interpolant with step half a cell
+(one-sided within half a cell of a wall).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from insr.cases import Case
+from insr.cases.initial import InitialFn, _num, _only, register_family
+from insr.config import CaseConfig, ConfigError
+
+# ----------------------------------------------------------------------- initial conditions
+
+
+def _need_2d(dim: int, path: str) -> None:
+    if dim != 2:
+        raise ConfigError(f"{path}: fluid initial conditions need a 2D domain, got {dim}D")
+
+
+def taylor_green_torch(x: torch.Tensor, k: float = 1.0) -> torch.Tensor:
+    """Taylor–Green cell of wavenumber ``k`` at points ``(N, 2)``: velocity ``(N, 2)``."""
+    X = k * math.pi * (x[:, 0] + 1.0)
+    Y = k * math.pi * (x[:, 1] + 1.0)
+    return torch.stack(
+        [torch.sin(X) * torch.cos(Y) / math.pi, -torch.cos(X) * torch.sin(Y) / math.pi], dim=1
+    )
+
+
+def _taylor_green(params: dict, dim: int, path: str) -> tuple[InitialFn, int]:
+    _only(params, set(), path)
+    _need_2d(dim, path)
+    return taylor_green_torch, 2
+
+
+def _taylor_green_multiscale(params: dict, dim: int, path: str) -> tuple[InitialFn, int]:
+    _only(params, {"k", "amplitude"}, path)
+    _need_2d(dim, path)
+    k = _num(params, "k", path, 4, pos=True)
+    if k != int(k):
+        raise ConfigError(f"{path}.k = {k!r} is not allowed: expected a positive integer (walls)")
+    amp = _num(params, "amplitude", path, 0.25)
+
+    def u0(x: torch.Tensor) -> torch.Tensor:
+        return taylor_green_torch(x) + amp * taylor_green_torch(x, k)
+
+    return u0, 2
+
+
+def lamb_oseen_torch(
+    x: torch.Tensor, center: tuple[float, float], core_radius: float, gamma: float
+) -> torch.Tensor:
+    """One Lamb–Oseen vortex: ``u_θ = Γ/(2π r) (1 - exp(-r²/r_c²))``, velocity ``(N, 2)``."""
+    dx = x[:, 0] - center[0]
+    dy = x[:, 1] - center[1]
+    s2 = (dx * dx + dy * dy) / core_radius**2
+    small = s2 < 1e-12
+    safe = torch.where(small, torch.ones_like(s2), s2)
+    # u_θ / r = Γ/(2π r_c²) (1 - e^{-s²})/s², limit 1 at s -> 0
+    factor = torch.where(small, torch.ones_like(s2), -torch.expm1(-safe) / safe)
+    w = gamma / (2.0 * math.pi * core_radius**2) * factor
+    return torch.stack([-w * dy, w * dx], dim=1)
+
+
+def _vortex_pair(params: dict, dim: int, path: str) -> tuple[InitialFn, int]:
+    from insr.reference.initial import vortex_pair_circulation
+
+    _only(params, {"separation", "core_radius", "peak_speed"}, path)
+    _need_2d(dim, path)
+    sep = _num(params, "separation", path, 0.6, pos=True)
+    rc = _num(params, "core_radius", path, 0.1, pos=True)
+    peak = _num(params, "peak_speed", path, 1.0, pos=True)
+    gamma = vortex_pair_circulation(sep, rc, peak)
+
+    def u0(x: torch.Tensor) -> torch.Tensor:
+        return sum(lamb_oseen_torch(x, (c, 0.0), rc, gamma) for c in (-0.5 * sep, 0.5 * sep))
+
+    return u0, 2
+
+
+register_family("taylor_green", _taylor_green)
+register_family("taylor_green_multiscale", _taylor_green_multiscale)
+register_family("vortex_pair", _vortex_pair)
+
+# ----------------------------------------------------------------------------- the case
+
+
+@dataclass
+class ReferenceSettings:
+    """``[case.reference]`` of an euler case: the grid solver used as truth."""
+
+    resolution: int = 256
+    substeps: int = 1
+    interpolation: str = "cubic"
+
+
+def reference_settings(spec: dict[str, Any], path: str = "case.reference") -> ReferenceSettings:
+    """Validate ``[case.reference]`` (unknown keys and bad values -> ConfigError)."""
+    allowed = {"resolution", "substeps", "interpolation"}
+    _only(spec, allowed, path)
+    s = ReferenceSettings(**spec)
+    for key in ("resolution", "substeps"):
+        v = getattr(s, key)
+        if isinstance(v, bool) or not isinstance(v, int) or v < (4 if key == "resolution" else 1):
+            raise ConfigError(
+                f"{path}.{key} = {v!r} is not allowed: expected an integer >= "
+                f"{4 if key == 'resolution' else 1}"
+            )
+    if s.interpolation not in ("cubic", "linear"):
+        raise ConfigError(
+            f"{path}.interpolation = {s.interpolation!r} is not allowed: "
+            "expected 'cubic' or 'linear'"
+        )
+    return s
+
+
+def numpy_velocity(u0: InitialFn):
+    """Wrap a torch initial velocity as ``fn(x, y) -> (u, v)`` on numpy arrays (float64)."""
+
+    def fn(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pts = torch.from_numpy(np.stack([np.ravel(x), np.ravel(y)], axis=1).astype(np.float64))
+        with torch.no_grad():
+            uv = u0(pts).numpy()
+        return uv[:, 0].reshape(np.shape(x)), uv[:, 1].reshape(np.shape(x))
+
+    return fn
+
+
+def reference_value_and_jacobian(
+    sol: dict, index: int, x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Velocity ``(N, 2)`` and Jacobian ``(N, 2, 2)`` of frame ``index`` of a
+    :func:`insr.reference.euler2d.solve` result at points ``x`` ``(N, 2)``: cubic interpolant
+    and its central difference with step half a cell (one-sided near walls)."""
+    from insr.reference.euler2d import sample_velocity
+
+    dom = np.asarray(sol["domain"], dtype=float)
+    h = 0.5 * (dom[0, 1] - dom[0, 0]) / int(sol["n"])
+    u = sample_velocity(sol, x, index)
+    cols = []
+    for j in range(2):
+        xp, xm = x.copy(), x.copy()
+        xp[:, j] = np.minimum(x[:, j] + h, dom[j, 1])
+        xm[:, j] = np.maximum(x[:, j] - h, dom[j, 0])
+        diff = sample_velocity(sol, xp, index) - sample_velocity(sol, xm, index)
+        cols.append(diff / (xp[:, j] - xm[:, j])[:, None])
+    return u, np.stack(cols, axis=-1)
+
+
+@dataclass
+class FluidCase(Case):
+    """An euler case; ``reference`` is the grid solution used as truth (None when exact)."""
+
+    reference: dict | None = None
+
+    def exact(self, x: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor] | None:
+        if self.exact_fn is not None:
+            return super().exact(x, t)
+        if self.reference is None:
+            return None
+        k = int(round(t / self.config.dt))
+        k = min(max(k, 0), len(self.reference["times"]) - 1)
+        u, jac = reference_value_and_jacobian(
+            self.reference, k, x.detach().cpu().to(torch.float64).numpy()
+        )
+        return (
+            torch.from_numpy(u).to(x.device, x.dtype),
+            torch.from_numpy(jac).to(x.device, x.dtype),
+        )
+
+
+def is_steady(cfg: CaseConfig) -> bool:
+    return cfg.initial.get("family") == "taylor_green"
+
+
+def make_fluid_case(cfg: CaseConfig, u0: InitialFn, channels: int) -> FluidCase:
+    """The :class:`FluidCase` of a validated euler ``[case]`` table (runs the reference
+    solver now when the case has no exact solution)."""
+    if cfg.dim != 2:
+        raise ConfigError(f"case.pde = 'euler' needs a 2D domain, got {cfg.dim}D")
+    if channels != 2:
+        raise ConfigError(
+            f"case.initial: an euler case needs a 2-channel velocity, family "
+            f"'{cfg.initial.get('family')}' gives {channels}"
+        )
+    if cfg.boundary != "wall":
+        raise ConfigError(
+            f"case.boundary = {cfg.boundary!r} is not allowed for euler: expected 'wall'"
+        )
+    ref = reference_settings(cfg.reference)
+    if is_steady(cfg):
+        return FluidCase(cfg, u0, channels, None, lambda x, t: u0(x), None)
+    from insr.reference.euler2d import solve
+
+    sol = solve(
+        numpy_velocity(u0),
+        cfg.domain,
+        n=ref.resolution,
+        dt=cfg.dt / ref.substeps,
+        steps=cfg.steps * ref.substeps,
+        save_every=ref.substeps,
+        interpolation=ref.interpolation,
+    )
+    return FluidCase(cfg, u0, channels, None, None, sol)
+
+
+# ----------------------------------------------------------------------------- diagnostics
+
+
+def _trapezoid_weights(axes: list[np.ndarray]) -> np.ndarray:
+    """Nodal quadrature weights (cell area per node) of the tensor evaluation grid."""
+    ws = []
+    for a in axes:
+        w = np.full(len(a), (a[-1] - a[0]) / (len(a) - 1))
+        w[0] *= 0.5
+        w[-1] *= 0.5
+        ws.append(w)
+    return np.einsum("i,j->ij", *ws)
+
+
+def vorticity_of(jac: np.ndarray) -> np.ndarray:
+    """``ω = ∂v/∂x − ∂u/∂y`` from a Jacobian ``(..., 2, 2)`` (rows = components)."""
+    return jac[..., 1, 0] - jac[..., 0, 1]
+
+
+def fluid_metrics(
+    arrays: dict[str, np.ndarray], exact: dict[str, np.ndarray] | None, axes: list[np.ndarray]
+) -> dict[str, float]:
+    """Fluid diagnostics of one logged step on the evaluation grid.
+
+    - ``kinetic_energy``: ``½ ∫ |u|² dA`` (trapezoid rule) [L⁴/T²]
+    - ``enstrophy``: ``½ ∫ ω² dA`` with ``ω`` = ``fluid/vorticity`` [L²/T²]
+    - ``divergence_rms``: RMS of ``fluid/divergence`` over the grid [1/T]
+    - against the truth: ``velocity_rel_error`` ``‖u − u*‖/‖u*‖`` and
+      ``vorticity_rel_error`` ``‖ω − ω*‖/‖ω*‖`` (``ω*`` from the exact Jacobian).
+    """
+    from insr.metrics import relative_error
+
+    w = _trapezoid_weights(axes)
+    u = arrays["field"]
+    out = {"kinetic_energy": float(0.5 * np.sum(w * np.sum(u.astype(np.float64) ** 2, -1)))}
+    if "fluid/vorticity" in arrays:
+        om = arrays["fluid/vorticity"].astype(np.float64)
+        out["enstrophy"] = float(0.5 * np.sum(w * om**2))
+    if "fluid/divergence" in arrays:
+        out["divergence_rms"] = float(
+            np.sqrt(np.mean(arrays["fluid/divergence"].astype(np.float64) ** 2))
+        )
+    if exact is not None:
+        out["velocity_rel_error"] = relative_error(u, exact["field"])
+        if "gradient" in exact and "fluid/vorticity" in arrays:
+            out["vorticity_rel_error"] = relative_error(
+                arrays["fluid/vorticity"], vorticity_of(exact["gradient"])
+            )
+    return out

@@ -1,0 +1,271 @@
+"""Inviscid incompressible Euler on a 2D box with no-through walls, by operator splitting
+as in INSR (Chen et al. 2023, Sec. 4.3): per time step three warm-started optimizations.
+
+Velocity ``u`` (2 channels) and pressure ``p`` (1 channel) are separate fields, each any
+representation. With ``x`` uniform random points in the box and ``x_b`` random wall points
+with outward normal ``n``:
+
+1. advect (semi-Lagrangian): ``u`` starts from ``u_prev`` and minimizes
+   ``mean |u(x) − u_prev(X(x))|²`` where the foot ``X`` is traced back through the frozen
+   previous field, by the midpoint rule (``backtrace = "rk2"``, default):
+   ``X = x − dt u_prev(x − dt/2 u_prev(x))``, or by one Euler step (``"euler"``):
+   ``X = x − dt u_prev(x)``; feet are clamped into the box. Result frozen as ``u*``.
+2. pressure: ``p`` minimizes ``mean (∇²p − ∇·u*)²`` + ``wall_weight`` ·
+   ``mean (∂p/∂n − u*·n)²`` (the Neumann condition that makes step 3 satisfy ``u·n = 0``)
+   + ``mean(p)²`` (fixes the free constant). ``∇²p`` is the trace of the autograd Hessian
+   of the closed-form Jacobian (autodiff Jacobian for fields without one).
+3. project: ``u`` starts from ``u*`` and minimizes ``mean |u(x) − (u*(x) − ∇p(x))|²``
+   + ``wall_weight`` · ``mean (u(x_b)·n)²``.
+
+Here ``p`` is the projection potential (units L²/T); the logged pressure is ``p / dt``
+(kinematic, L²/T², as in the grid reference). ``∇·u*`` and ``∇p`` in the targets use the
+``derivative.loss`` strategy. Step 0 fits ``u`` to the initial velocity and ``p`` to 0 (a
+neutral warm start for the first pressure solve; no pressure is solved at step 0).
+
+Settings (``[extra.fluid]``): ``pressure_representation`` (kind; default: the velocity's),
+``pressure`` (parameter table of that kind; default: the velocity's parameters when the
+kinds match, else that kind's defaults), ``backtrace``, ``wall_weight``, ``wall_samples``
+(points per wall face).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+
+from insr.cases import Case
+from insr.cases.fluid import fluid_metrics
+from insr.config import RunConfig, at_least, from_dict, opt, suggest
+from insr.derivatives import get_strategy
+from insr.equations.base import SubProblem, frozen_copy, uniform_sampler
+from insr.fields import REPRESENTATIONS, build_field, representation_params
+from insr.fields.base import Field
+
+
+@dataclass
+class FluidSettings:
+    """``[extra.fluid]`` (see module docstring)."""
+
+    pressure_representation: str = opt("", doc="pressure field kind; '' = velocity's kind")
+    pressure: dict = opt({}, doc="parameters of the pressure representation")
+    backtrace: Literal["rk2", "euler"] = opt("rk2", doc="semi-Lagrangian backtrace rule")
+    wall_weight: float = opt(10.0, check=at_least(0.0), doc="weight of the wall penalties")
+    wall_samples: int = opt(64, check=at_least(1), doc="random points per wall face")
+
+
+def fluid_settings(cfg: RunConfig) -> FluidSettings:
+    raw = cfg.extra.get("fluid", {})
+    from insr.config import ConfigError
+
+    if not isinstance(raw, dict):
+        raise ConfigError(f"extra.fluid = {raw!r} is not allowed: expected a table")
+    s = from_dict(FluidSettings, raw, "extra.fluid")
+    kind = s.pressure_representation or cfg.representation.kind
+    if kind not in REPRESENTATIONS or kind == "grid":
+        allowed = [k for k in REPRESENTATIONS if k != "grid"]
+        raise ConfigError(
+            f"extra.fluid.pressure_representation = {kind!r} is not allowed"
+            f"{suggest(kind, allowed)}; "
+            f"allowed: {', '.join(allowed)}"
+        )
+    s.pressure_representation = kind
+    if not s.pressure and kind == cfg.representation.kind:
+        s.pressure = dict(cfg.representation.params)
+    s.pressure = representation_params(kind, s.pressure, f"extra.fluid.pressure ({kind})")
+    return s
+
+
+def wall_points(
+    domain: list[list[float]], per_face: int, gen: torch.Generator, dtype: torch.dtype, device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``per_face`` random points on each face of a 2D box and their outward unit normals."""
+    lo = torch.tensor([a for a, _ in domain], dtype=dtype, device=device)
+    hi = torch.tensor([b for _, b in domain], dtype=dtype, device=device)
+    pts, normals = [], []
+    for axis in range(2):
+        for sign, side in ((-1.0, lo), (1.0, hi)):
+            p = torch.rand(per_face, 2, generator=gen, dtype=dtype, device=device) * (hi - lo) + lo
+            p[:, axis] = side[axis]
+            n = torch.zeros(per_face, 2, dtype=dtype, device=device)
+            n[:, axis] = sign
+            pts.append(p)
+            normals.append(n)
+    return torch.cat(pts), torch.cat(normals)
+
+
+def laplacian(f: Field, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Values ``(N, 1)``, gradient ``(N, 2)`` and Laplacian ``(N,)`` of a scalar field, with
+    the graph kept (for a loss). First derivatives in closed form when the field has one,
+    second derivatives by autograd."""
+    xg = x.detach().requires_grad_(True)
+    if f.has_closed_form:
+        p, jac = f.value_and_jacobian(xg)
+        g = jac[:, 0, :]
+    else:
+        p = f(xg)
+        (g,) = torch.autograd.grad(p.sum(), xg, create_graph=True)
+    lap = sum(
+        torch.autograd.grad(g[:, j].sum(), xg, create_graph=True)[0][:, j]
+        for j in range(x.shape[1])
+    )
+    return p, g, lap
+
+
+class Fluid:
+    """The three-sub-problem Euler step (see module docstring)."""
+
+    def __init__(
+        self,
+        case: Case,
+        velocity: Field,
+        pressure: Field,
+        settings: FluidSettings,
+        *,
+        loss_strategy: str = "autodiff",
+        h: float | str = 1e-3,
+        scheme: str = "central",
+        samples: int = 2000,
+        dtype: torch.dtype = torch.float32,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        self.case = case
+        self.u = velocity
+        self.p = pressure
+        self.fields = {"u": velocity, "p": pressure}
+        self.settings = settings
+        self.derive = get_strategy(loss_strategy, h=h, scheme=scheme)
+        self.dtype, self.device = dtype, torch.device(device)
+        self.sample = uniform_sampler(case.domain, samples, dtype, self.device)
+        lo = torch.tensor([a for a, _ in case.domain], dtype=dtype, device=self.device)
+        hi = torch.tensor([b for _, b in case.domain], dtype=dtype, device=self.device)
+        self._lo, self._hi = lo, hi
+        self.dt = case.config.dt
+
+    def _walls(self, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        return wall_points(
+            self.case.domain, self.settings.wall_samples, gen, self.dtype, self.device
+        )
+
+    def initial_problems(self) -> list[SubProblem]:
+        u0 = self.case.initial
+
+        def loss(x: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                target = u0(x)
+            return ((self.u(x) - target) ** 2).sum(-1).mean()
+
+        def zero(x: torch.Tensor) -> torch.Tensor:
+            return (self.p(x) ** 2).mean()
+
+        # p = 0 is a neutral warm start for step 1 (a fresh network's output is not)
+        return [
+            SubProblem("fit", self.u, loss, self.sample),
+            SubProblem("fit_p", self.p, zero, self.sample),
+        ]
+
+    def _backtrace(self, prev: Field, x: torch.Tensor, dt: float) -> torch.Tensor:
+        if self.settings.backtrace == "rk2":
+            mid = torch.clamp(x - 0.5 * dt * prev(x), self._lo, self._hi)
+            foot = x - dt * prev(mid)
+        else:
+            foot = x - dt * prev(x)
+        return torch.clamp(foot, self._lo, self._hi)
+
+    def step_problems(self, step: int, t: float, dt: float) -> Iterator[SubProblem]:
+        s = self.settings
+        gen = torch.Generator(device=self.device)
+        gen.manual_seed(10_000 + step)
+        prev = frozen_copy(self.u)
+
+        def advect(x: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                target = prev(self._backtrace(prev, x, dt))
+            return ((self.u(x) - target) ** 2).sum(-1).mean()
+
+        yield SubProblem("advect", self.u, advect, self.sample)
+        u_star = frozen_copy(self.u)  # advect is solved when the generator resumes
+
+        def pressure(x: torch.Tensor) -> torch.Tensor:
+            _, jac = self.derive(u_star, x, create_graph=False)
+            div = jac[:, 0, 0] + jac[:, 1, 1]
+            p, _, lap = laplacian(self.p, x)
+            xb, nb = self._walls(gen)
+            gb = _grad_p(self.p, xb)
+            with torch.no_grad():
+                ub = u_star(xb)
+            wall = ((gb * nb).sum(-1) - (ub * nb).sum(-1)) ** 2
+            return ((lap - div) ** 2).mean() + s.wall_weight * wall.mean() + p.mean() ** 2
+
+        yield SubProblem("pressure", self.p, pressure, self.sample)
+        p_frozen = frozen_copy(self.p)
+
+        def project(x: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                target = u_star(x)
+            _, gp = self.derive(p_frozen, x, create_graph=False)
+            target = target - gp[:, 0, :]
+            xb, nb = self._walls(gen)
+            wall = (self.u(xb) * nb).sum(-1) ** 2
+            return ((self.u(x) - target) ** 2).sum(-1).mean() + s.wall_weight * wall.mean()
+
+        yield SubProblem("project", self.u, project, self.sample)
+
+    def snapshot(self, x: torch.Tensor, t: float, strategies: dict) -> dict[str, torch.Tensor]:
+        """Velocity (``field``), its Jacobian by each logged strategy (``gradient/<s>``),
+        and ``fluid/vorticity``, ``fluid/divergence`` (from the first logged strategy's
+        Jacobian, closed form if none is logged) and ``fluid/pressure`` (``p / dt``)."""
+        out: dict[str, torch.Tensor] = {}
+        first = None
+        for name, strat in strategies.items():
+            u, jac = strat(self.u, x, create_graph=False)
+            out["field"] = u
+            out[f"gradient/{name}"] = jac
+            first = jac if first is None else first
+        if first is None:
+            out["field"], first = get_strategy("closed")(self.u, x, create_graph=False)
+        out["fluid/vorticity"] = first[:, 1, 0] - first[:, 0, 1]
+        out["fluid/divergence"] = first[:, 0, 0] + first[:, 1, 1]
+        with torch.no_grad():
+            out["fluid/pressure"] = self.p(x)[:, 0] / self.dt
+        return out
+
+    def metrics(
+        self, arrays: dict[str, np.ndarray], exact: dict[str, np.ndarray] | None, axes: list
+    ) -> dict[str, float]:
+        """Kinetic energy, enstrophy, divergence and errors (see :func:`fluid_metrics`)."""
+        return fluid_metrics(arrays, exact, axes)
+
+
+def _grad_p(f: Field, x: torch.Tensor) -> torch.Tensor:
+    """Gradient ``(N, 2)`` of a scalar field with the graph kept."""
+    xg = x.detach().requires_grad_(True)
+    if f.has_closed_form:
+        return f.value_and_jacobian(xg)[1][:, 0, :]
+    (g,) = torch.autograd.grad(f(xg).sum(), xg, create_graph=True)
+    return g
+
+
+def build_fluid(cfg: RunConfig, case: Case, device: torch.device, dtype: torch.dtype) -> Fluid:
+    """The :class:`Fluid` equation of an euler run: velocity from ``[representation]``,
+    pressure from ``[extra.fluid]``."""
+    settings = fluid_settings(cfg)
+    rep = cfg.representation
+    velocity = build_field(rep.kind, rep.params, case.domain, 2).to(device, dtype)
+    pressure = build_field(settings.pressure_representation, settings.pressure, case.domain, 1)
+    d, s = cfg.derivative, cfg.solver
+    return Fluid(
+        case,
+        velocity,
+        pressure.to(device, dtype),
+        settings,
+        loss_strategy=d.loss,
+        h=d.h,
+        scheme=d.scheme,
+        samples=s.samples,
+        dtype=dtype,
+        device=device,
+    )
