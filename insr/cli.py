@@ -137,12 +137,17 @@ def run(
     name: Annotated[Optional[str], typer.Option(help="Run name (default <representation>-<time>).")] = None,  # noqa: UP045
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run in the run directory.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display; print the log path.")] = False,
+    tcmalloc: Annotated[bool, typer.Option(help="Re-run under the tcmalloc allocator (LD_PRELOAD).")] = False,
 ) -> None:
     """Time-step CASE on one representation and log every step to RUN_DIR/run.h5."""
     from insr.config import load_config
     from insr.runner import default_run_dir, execute
 
     with user_errors():
+        if tcmalloc:
+            from insr.perf import reexec_with_tcmalloc
+
+            reexec_with_tcmalloc()
         sets = list(set_ or [])
         if steps is not None:
             sets.append(f"case.steps={steps}")
