@@ -70,7 +70,7 @@ def test_closed_form_matches_autodiff_values_and_parameter_gradients(kind: str) 
         grads[name] = (loss.detach(), [p.grad.clone() for p in field.parameters()])
     (l_c, g_c), (l_a, g_a) = grads["closed"], grads["autodiff"]
     assert torch.allclose(l_c, l_a, rtol=1e-12, atol=0)
-    for a, b in zip(g_c, g_a):
+    for a, b in zip(g_c, g_a, strict=True):
         assert torch.allclose(a, b, rtol=1e-9, atol=1e-12)
 
 
@@ -85,7 +85,7 @@ def test_custom_and_autograd_sweeps_agree() -> None:
         u, g = field.value_and_jacobian(x)
         (u.square().sum() + g.sin().sum()).backward()
         out[custom] = [p.grad.clone() for p in field.parameters()]
-    for a, b in zip(out[True], out[False]):
+    for a, b in zip(out[True], out[False], strict=True):
         assert torch.allclose(a, b, rtol=1e-10, atol=1e-13)
 
 
