@@ -34,9 +34,16 @@ from insr.config import CASES_DIR  # noqa: E402
 
 REF_ITERS_STEP0, REF_ITERS_STEP = 20000, 5000  # the original recipe (PERFORMANCE-NOTES)
 REFERENCE = [
-    "derivative.loss=autodiff", "solver.optimizer=adam", "solver.init_optimizer=adam",
-    "solver.lr=1e-4", "solver.init_lr=1e-4", "solver.samples=5000", "solver.resample_every=1",
-    "solver.substeps=1", "solver.rel_tol=0.0", "solver.init_rel_tol=0.0",
+    "derivative.loss=autodiff",
+    "solver.optimizer=adam",
+    "solver.init_optimizer=adam",
+    "solver.lr=1e-4",
+    "solver.init_lr=1e-4",
+    "solver.samples=5000",
+    "solver.resample_every=1",
+    "solver.substeps=1",
+    "solver.rel_tol=0.0",
+    "solver.init_rel_tol=0.0",
     "representation.siren.omega0=30",
 ]
 
@@ -59,7 +66,8 @@ def _at(r: dict, key: str, step: int) -> float:
 def advection(steps: int, ref_steps: int, ref_iters: int) -> dict:
     ours = case_run("advection1d", steps, [])
     ref = case_run(
-        "advection1d", ref_steps,
+        "advection1d",
+        ref_steps,
         [*REFERENCE, f"solver.max_iters={ref_iters}", f"solver.init_max_iters={ref_iters}"],
     )
     ref_ms = 1e3 * ref["total_seconds"] / (ref["iterations_step0"] + ref_steps * ref_iters)
@@ -77,23 +85,37 @@ def advection(steps: int, ref_steps: int, ref_iters: int) -> dict:
         "per_step_ratio": 1e-3 * ref_ms * REF_ITERS_STEP / ours["seconds_per_step"],
     }
     g = "gradient_rel_error_autodiff"
-    print(f"\n== advection1d: defaults, {steps} steps (reference: {ref_steps} steps capped at "
-          f"{ref_iters} iterations, extrapolated to {REF_ITERS_STEP0}/{REF_ITERS_STEP})")
+    print(
+        f"\n== advection1d: defaults, {steps} steps (reference: {ref_steps} steps capped at "
+        f"{ref_iters} iterations, extrapolated to {REF_ITERS_STEP0}/{REF_ITERS_STEP})"
+    )
     print(f"{'':34s}{'ours':>12s}{'reference':>14s}")
-    print(f"{'seconds per step':34s}{ours['seconds_per_step']:12.3f}"
-          f"{res['reference_seconds_per_step_extrapolated']:14.1f}  (extrapolated)")
+    print(
+        f"{'seconds per step':34s}{ours['seconds_per_step']:12.3f}"
+        f"{res['reference_seconds_per_step_extrapolated']:14.1f}  (extrapolated)"
+    )
     print(f"{'iterations per step':34s}{ours['iterations_per_step']:12.0f}{REF_ITERS_STEP:14d}")
-    print(f"{'step-0 seconds / iterations':34s}{ours['step0_seconds']:7.2f} / "
-          f"{ours['iterations_step0']:.0f}")
-    print(f"{'ms per iteration':34s}{1e3 * ours['total_seconds'] / (ours['iterations_step0'] + steps * ours['iterations_per_step']):12.3f}{ref_ms:14.3f}")
+    print(
+        f"{'step-0 seconds / iterations':34s}{ours['step0_seconds']:7.2f} / "
+        f"{ours['iterations_step0']:.0f}"
+    )
+    print(
+        f"{'ms per iteration':34s}{1e3 * ours['total_seconds'] / (ours['iterations_step0'] + steps * ours['iterations_per_step']):12.3f}{ref_ms:14.3f}"
+    )
     print(f"{'seconds to step ' + str(k):34s}{ours_t10:12.1f}{ref_t10:14.0f}  (extrapolated)")
-    print(f"{'gradient rel. error at step ' + str(k):34s}{_at(ours, g, k):12.4f}{'0.0091':>14s}  (notes)")
-    print(f"{'max |u-u*| at step ' + str(k):34s}{_at(ours, 'field_max_error', k):12.2e}{'2.5e-03':>14s}  (notes)")
+    print(
+        f"{'gradient rel. error at step ' + str(k):34s}{_at(ours, g, k):12.4f}{'0.0091':>14s}  (notes)"
+    )
+    print(
+        f"{'max |u-u*| at step ' + str(k):34s}{_at(ours, 'field_max_error', k):12.2e}{'2.5e-03':>14s}  (notes)"
+    )
     print(f"{'gradient rel. error, last step':34s}{_at(ours, g, steps):12.4f}")
     print(f"{'max |u-u*|, last step':34s}{_at(ours, 'field_max_error', steps):12.2e}")
     print(f"{'peak RSS (MiB)':34s}{ours['peak_rss_mib']:12.0f}{ref['peak_rss_mib']:14.0f}")
-    print(f"time-to-accuracy ratio (reference / ours, to step {k}): {res['time_to_accuracy_ratio']:.0f}x;"
-          f" per step: {res['per_step_ratio']:.0f}x")
+    print(
+        f"time-to-accuracy ratio (reference / ours, to step {k}): {res['time_to_accuracy_ratio']:.0f}x;"
+        f" per step: {res['per_step_ratio']:.0f}x"
+    )
     return res
 
 
@@ -111,13 +133,24 @@ def derivatives(rounds: int, reps: int) -> dict:
 
 def scaling(rounds: int, reps: int) -> dict:
     print("\n== scaling: ms per iteration (closed form, hand-written backward)")
-    fns = {f"samples={n}": derivative_cost.iteration_fn(
-        "advection1d", ["derivative.loss=closed", f"solver.samples={n}"]) for n in
-        (500, 1000, 2000, 4000, 8000, 16000)}
+    fns = {
+        f"samples={n}": derivative_cost.iteration_fn(
+            "advection1d", ["derivative.loss=closed", f"solver.samples={n}"]
+        )
+        for n in (500, 1000, 2000, 4000, 8000, 16000)
+    }
     by_n = {k: 1e3 * v for k, v in interleaved(fns, rounds=rounds, reps=reps).items()}
-    fns = {f"width={w}": derivative_cost.iteration_fn(
-        "advection1d", ["derivative.loss=closed", "solver.samples=2000",
-                        f"representation.siren.hidden_features={w}"]) for w in (10, 20, 40, 80, 160)}
+    fns = {
+        f"width={w}": derivative_cost.iteration_fn(
+            "advection1d",
+            [
+                "derivative.loss=closed",
+                "solver.samples=2000",
+                f"representation.siren.hidden_features={w}",
+            ],
+        )
+        for w in (10, 20, 40, 80, 160)
+    }
     by_w = {k: 1e3 * v for k, v in interleaved(fns, rounds=rounds, reps=reps).items()}
     for k, v in {**by_n, **by_w}.items():
         print(f"  {k:16s}{v:8.3f} ms")
@@ -129,8 +162,10 @@ def taylor_green() -> dict | None:
         print("\n== taylor_green: skipped (cases/taylor_green.toml is not on this branch yet)")
         return None
     r = case_run("taylor_green", 1, [])
-    print(f"\n== taylor_green: 1 step in {r['seconds_per_step']:.1f} s; metrics at step 1: "
-          + ", ".join(f"{k}={v[-1]:.4g}" for k, v in r["metrics"].items() if "error" in k))
+    print(
+        f"\n== taylor_green: 1 step in {r['seconds_per_step']:.1f} s; metrics at step 1: "
+        + ", ".join(f"{k}={v[-1]:.4g}" for k, v in r["metrics"].items() if "error" in k)
+    )
     return r
 
 
@@ -140,7 +175,12 @@ def main() -> None:
     ap.add_argument("--ref-steps", type=int, default=2, help="reference steps (capped)")
     ap.add_argument("--ref-iters", type=int, default=500, help="reference iterations per step")
     ap.add_argument("--quick", action="store_true", help="fewer rounds, no scaling table")
-    ap.add_argument("--skip", nargs="*", default=[], help="parts to skip: advection derivatives scaling taylor_green")
+    ap.add_argument(
+        "--skip",
+        nargs="*",
+        default=[],
+        help="parts to skip: advection derivatives scaling taylor_green",
+    )
     a = ap.parse_args()
     rounds, reps = (3, 10) if a.quick else (5, 20)
     results: dict = {}

@@ -59,6 +59,7 @@ class Budget:
     switch_after: int = 0
     lbfgs_lr: float = 1.0
     lbfgs_history: int = 20
+    lbfgs_resample: bool = False
 
 
 @dataclass
@@ -201,6 +202,9 @@ def _lbfgs(problem, params, budget: Budget, it: int, gen, step, report, last: fl
     mean = last
     while it < budget.max_iters:
         before = evals[0]
+        if budget.lbfgs_resample and before:
+            x = problem.sample(gen)  # fresh points per chunk; the closure reads x late
+            opt.state[opt._params[0]].clear()  # curvature pairs belong to the old objective
         opt.step(closure)
         done = evals[0] - before
         it += done
