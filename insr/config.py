@@ -69,7 +69,9 @@ def in_range(lo: float, hi: float) -> typing.Callable[[str, float], None]:
 def opt(default: Any = dataclasses.MISSING, check: Any = None, doc: str = "", **kw: Any) -> Any:
     """A dataclass field with an optional range check and a one-line doc."""
     md = {"check": check, "doc": doc}
-    if isinstance(default, (list, dict)) or dataclasses.is_dataclass(default):
+    if isinstance(default, (list, dict)) or (
+        dataclasses.is_dataclass(default) and not isinstance(default, type)
+    ):
         return field(default_factory=lambda d=default: copy.deepcopy(d), metadata=md, **kw)
     return field(default=default, metadata=md, **kw)
 

@@ -17,6 +17,8 @@ _REGISTRY: dict[str, tuple[str, str, str]] = {
     "siren": ("insr.fields.mlp", "SirenConfig", "Siren"),
     "gauss": ("insr.fields.mlp", "GaussConfig", "GaussMLP"),
     "mlp": ("insr.fields.mlp", "MLPConfig", "TanhMLP"),
+    "hashgrid": ("insr.fields.hashgrid", "HashGridConfig", "HashGrid"),
+    "densegrid": ("insr.fields.densegrid", "DenseGridConfig", "DenseGrid"),
 }
 
 REPRESENTATIONS: list[str] = list(_REGISTRY)

@@ -1,0 +1,223 @@
+"""Common machinery of the multi-resolution grid fields (hash grid, dense grid).
+
+A grid field has ``L`` levels. Level ``l`` stores ``F = n_features_per_level`` features
+per grid node and spans the unit box with ``scale_l`` cells per unit length (one grid
+unit = ``1 / scale_l`` of the box). A point's features at the active levels are
+interpolated (:mod:`insr.fields.interp`), concatenated level by level into a vector of
+``L * F`` numbers (levels that are masked out contribute zeros), and either fed to a
+small MLP head or, for a plain dense grid, summed over levels.
+
+Inputs outside the domain are **clamped** to the box (unit coordinates to ``[0, 1]``):
+the field is extended constantly along each axis outside, and the Jacobian's component
+along an axis is zero where that coordinate lies outside (as autodiff of the clamp).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from insr.config import ConfigError
+from insr.fields.base import Field
+from insr.fields.mlp import _Softplus, _Tanh
+
+#: Largest parameter memory (float32 bytes) a grid field may allocate.
+MAX_PARAM_BYTES = 4 * 2**30
+
+
+class _ReLU:
+    def value_and_slope(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.relu(z), (z > 0).to(z.dtype)
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.relu(z)
+
+
+ACTIVATIONS = {"relu": _ReLU, "tanh": _Tanh, "softplus": _Softplus}
+
+
+def check_memory(n_floats: int, what: str, path: str) -> None:
+    """Raise :class:`ConfigError` if ``n_floats`` float32 parameters exceed the 4 GiB guard."""
+    nbytes = 4 * int(n_floats)
+    if nbytes > MAX_PARAM_BYTES:
+        raise ConfigError(
+            f"{path}: {what} needs {n_floats:,} parameters = {nbytes / 2**30:.2f} GiB "
+            f"(float32), above the {MAX_PARAM_BYTES / 2**30:.0f} GiB limit; "
+            "use fewer levels, features or a smaller table"
+        )
+
+
+def mlp_param_count(n_in: int, hidden_layers: int, hidden_features: int, n_out: int) -> int:
+    dims = [n_in] + [hidden_features] * hidden_layers + [n_out]
+    return sum((a + 1) * b for a, b in zip(dims[:-1], dims[1:], strict=True))
+
+
+class GridField(Field):
+    """Base class: level bookkeeping, masking, clamping, MLP head and the Jacobian pass.
+
+    Subclasses set ``self._scales`` (cells per unit length of each level, floats),
+    ``self._resolutions`` (nodes per axis of each level, ints) and implement
+    :meth:`_encode`.
+    """
+
+    has_closed_form = True
+
+    def __init__(
+        self,
+        domain: Sequence[Sequence[float]],
+        out_features: int,
+        n_levels: int,
+        n_features_per_level: int,
+        interpolation: str,
+    ) -> None:
+        super().__init__(domain, out_features)
+        self.n_levels = int(n_levels)
+        self.n_features_per_level = int(n_features_per_level)
+        self.interpolation = interpolation
+        self._active = self.n_levels
+        self._scales: list[float] = []
+        self._resolutions: list[int] = []
+        self.layers = nn.ModuleList()
+        self.head: nn.Linear | None = None
+        self.acts: list = []
+
+    # ------------------------------------------------------------------ levels
+    @property
+    def n_grid_features(self) -> int:
+        """Length ``L * F`` of the concatenated feature vector fed to the head."""
+        return self.n_levels * self.n_features_per_level
+
+    def set_active_levels(self, k: int) -> None:
+        """Use only levels ``0 .. k-1`` (``0 <= k <= n_levels``); levels ``>= k``
+        contribute zero features and get zero parameter gradients (coarse-to-fine
+        training, Neuralangelo). The default is all levels active."""
+        k = int(k)
+        if not 0 <= k <= self.n_levels:
+            raise ValueError(f"active levels must be in [0, {self.n_levels}], got {k}")
+        self._active = k
+
+    @property
+    def n_active_levels(self) -> int:
+        """Number of levels currently contributing (coarse-to-fine training)."""
+        return self._active
+
+    @property
+    def level_resolutions(self) -> list[int]:
+        """Grid nodes per axis of each level (the tcnn ``grid_resolution``)."""
+        return list(self._resolutions)
+
+    @property
+    def level_scales(self) -> list[float]:
+        """Cells per unit length (unit box ``[0, 1]``) of each level."""
+        return list(self._scales)
+
+    def cell_of_level(self, level: int) -> float:
+        """Physical cell width of ``level``: domain length along axis 0 / level scale."""
+        lo, hi = self.domain[0]
+        return (hi - lo) / self._scales[level]
+
+    @property
+    def finest_cell(self) -> float:  # type: ignore[override]
+        """Physical cell width of the finest level (all levels, masking ignored)."""
+        return min(self.cell_of_level(l) for l in range(self.n_levels))
+
+    @property
+    def coarsest_cell(self) -> float:  # type: ignore[override]
+        """Physical cell width of the coarsest level."""
+        return max(self.cell_of_level(l) for l in range(self.n_levels))
+
+    # ------------------------------------------------------------------ head
+    def _build_head(
+        self, use_mlp: bool, hidden_layers: int, hidden_features: int, activation: str
+    ) -> None:
+        if not use_mlp:
+            return
+        dims = [self.n_grid_features] + [hidden_features] * hidden_layers
+        self.layers = nn.ModuleList(
+            nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:], strict=True)
+        )
+        self.head = nn.Linear(dims[-1], self.out_features)
+        self.acts = [ACTIVATIONS[activation]() for _ in range(hidden_layers)]
+
+    # ------------------------------------------------------------------ encoding
+    def _unit(self, x: torch.Tensor) -> torch.Tensor:
+        return self.to_unit(x).clamp(0.0, 1.0)
+
+    def _encode(
+        self, u: torch.Tensor, k: int, with_grad: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Features ``(k, N, F)`` of levels ``0..k-1`` at unit points ``u`` (N, d) and,
+        if ``with_grad``, their derivatives w.r.t. ``u``: ``(k, d, N, F)``."""
+        raise NotImplementedError
+
+    def _pad_levels(self, feat: torch.Tensor, n: int) -> torch.Tensor:
+        """``(k, ..., N, F)`` of the active levels -> ``(N, ..., L*F)`` with zeros after."""
+        k = feat.shape[0]
+        if k < self.n_levels:
+            pad = feat.new_zeros((self.n_levels - k, *feat.shape[1:]))
+            feat = torch.cat((feat, pad), dim=0)
+        perm = list(range(1, feat.dim() - 1)) + [0, feat.dim() - 1]
+        # (L, ..., N, F) -> (N?, ...): move N first, then level, then feature
+        feat = feat.permute(*perm)  # (..., N, L, F)
+        return feat.reshape(*feat.shape[:-2], self.n_grid_features)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Concatenated grid features ``(N, L*F)`` at physical points ``x``."""
+        n = x.shape[0]
+        k = self._active
+        if k == 0:
+            return x.new_zeros((n, self.n_grid_features))
+        feat, _ = self._encode(self._unit(x), k, with_grad=False)
+        return self._pad_levels(feat, n)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.head is None:  # plain grid: sum of level features
+            k = self._active
+            if k == 0:
+                return x.new_zeros((x.shape[0], self.out_features))
+            feat, _ = self._encode(self._unit(x), k, with_grad=False)
+            return feat.sum(dim=0)
+        h = self.encode(x)
+        for layer, act in zip(self.layers, self.acts, strict=True):
+            h = act(layer(h))
+        return self.head(h)
+
+    def value_and_jacobian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Values ``(N, c)`` and Jacobian ``(N, c, d)`` w.r.t. physical ``x``, in closed form.
+
+        Chain rule: ``d feat/dx_j = d feat/du_j * du_j/dx_j`` with ``du_j/dx_j = 1/(hi_j -
+        lo_j)`` inside the box and 0 where the clamp is active; then ``dz = W dh``,
+        ``da = s'(z) dz`` through the head as in :class:`insr.fields.mlp.ActivationMLP`.
+        """
+        n, d = x.shape
+        k = self._active
+        u_raw = self.to_unit(x)
+        inside = ((u_raw >= 0.0) & (u_raw <= 1.0)).to(x.dtype)  # (N, d)
+        du_dx = inside * self.unit_scale(x.dtype).to(x.device)  # (N, d)
+        if k == 0:
+            feat = x.new_zeros((0, n, self.n_features_per_level))
+            dfeat = x.new_zeros((0, d, n, self.n_features_per_level))
+        else:
+            feat, dfeat = self._encode(u_raw.clamp(0.0, 1.0), k, with_grad=True)
+            dfeat = dfeat * du_dx.t().unsqueeze(0).unsqueeze(-1)  # (k, d, N, F)
+        if self.head is None:
+            if k == 0:
+                z = x.new_zeros((n, self.out_features))
+                return z, x.new_zeros((n, self.out_features, d))
+            return feat.sum(dim=0), dfeat.sum(dim=0).permute(1, 2, 0)  # (N, c, d)
+        h = self._pad_levels(feat, n)  # (N, L*F)
+        dh = self._pad_levels(dfeat, n).transpose(0, 1)  # (d, N, LF) -> (N, d, LF)
+        for layer, act in zip(self.layers, self.acts, strict=True):
+            z = layer(h)
+            dz = dh @ layer.weight.t()
+            a, s = act.value_and_slope(z)
+            h, dh = a, s.unsqueeze(1) * dz
+        u = self.head(h)
+        jac = (dh @ self.head.weight.t()).transpose(1, 2)
+        return u, jac
+
+
+def next_multiple(v: int, m: int) -> int:
+    return ((v + m - 1) // m) * m
