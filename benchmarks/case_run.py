@@ -13,9 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import insr  # noqa: F401  (OpenMP defaults before torch loads)
 import numpy as np
 
+import insr  # noqa: F401  (OpenMP defaults before torch loads)
 from benchmarks.common import config, peak_rss_mib
 from insr.log import RunLogReader
 from insr.runner import execute
