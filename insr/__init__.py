@@ -1,3 +1,11 @@
 """insr: time-stepping PDEs with implicit neural spatial representations."""
 
+import os as _os
+
+# OpenMP worker threads that spin while waiting make every small torch op crawl when the
+# cores are shared (measured: 2 threads 7-9x slower than 1 under load); sleeping waiters
+# cost little when the machine is idle. Must be set before torch loads libgomp; an
+# explicit user setting wins.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 __version__ = "0.1.0"

@@ -142,12 +142,17 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display; print the log path.")] = False,
     resume: Annotated[bool, typer.Option(help=RESUME_HELP)] = False,
     on_diverge: Annotated[str, typer.Option(help=ON_DIVERGE_HELP)] = "stop",
+    tcmalloc: Annotated[bool, typer.Option(help="Re-run under the tcmalloc allocator (LD_PRELOAD).")] = False,
 ) -> None:
     """Time-step CASE on one representation and log every step to RUN_DIR/run.h5."""
     from insr.config import load_config
     from insr.runner import check_on_diverge, default_run_dir, execute
 
     with user_errors():
+        if tcmalloc:
+            from insr.perf import reexec_with_tcmalloc
+
+            reexec_with_tcmalloc()
         check_on_diverge(on_diverge)
         if resume:
             _resume_run(case, out, config, set_, steps, name, overwrite, quiet, on_diverge)

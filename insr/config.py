@@ -257,7 +257,12 @@ class SolverConfig:
     ``abs_tol``, and at least ``min_iters`` iterations were done; never after ``max_iters``.
     """
 
-    optimizer: Literal["adam", "lbfgs"] = opt("adam")
+    optimizer: Literal["adam", "lbfgs", "adam+lbfgs"] = opt("adam")
+    init_optimizer: Literal["adam", "lbfgs", "adam+lbfgs"] = opt("adam", doc="step-0 fit")
+    switch_after: int = opt(0, check=at_least(0), doc="adam+lbfgs: Adam iterations at most")
+    lbfgs_history: int = opt(20, check=at_least(1))
+    lbfgs_resample: bool = opt(False, doc="L-BFGS: new samples every check_every iterations")
+    substeps: int = opt(1, check=at_least(1), doc="sub-steps of dt/substeps per time step")
     lr: float = opt(1e-3, check=positive, doc="learning rate of each step")
     lr_decay: float = opt(1.0, check=in_range(1e-6, 1.0), doc="lr factor on a stall")
     lr_decays: int = opt(0, check=at_least(0), doc="stalls that decay lr before stopping")
@@ -331,6 +336,7 @@ class RunSection:
     device: Literal["auto", "cpu", "cuda"] = opt("auto")
     dtype: Literal["float32", "float64"] = opt("float32")
     threads: int = opt(0, check=at_least(0), doc="torch threads; 0 = all cores")
+    compile: bool = opt(False, doc="torch.compile the closed-form MLP sweep (slow start)")
     name: str = opt("", doc="run name; default '<representation>-<timestamp>'")
 
 

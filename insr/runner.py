@@ -152,6 +152,10 @@ class Run:
             build_cfg = with_omega0(cfg, choice.omega0)
             torch.manual_seed(cfg.run.seed)
         self.equation = build_equation(build_cfg, self.case, self.device, self.dtype)
+        if cfg.run.compile:
+            for f in self.equation.fields.values():
+                if hasattr(f, "compiled"):
+                    f.compiled = True
         self.gen = torch.Generator(device=self.device)
         self.gen.manual_seed(cfg.run.seed)
         d = cfg.derivative
@@ -169,13 +173,15 @@ class Run:
         init = Budget(
             lr=s.init_lr, max_iters=s.init_max_iters, min_iters=s.init_min_iters,
             check_every=s.check_every, rel_tol=s.init_rel_tol, abs_tol=s.init_abs_tol,
-            lr_decay=s.init_lr_decay, lr_decays=s.init_lr_decays, optimizer=s.optimizer,
-            resample_every=s.resample_every,
+            lr_decay=s.init_lr_decay, lr_decays=s.init_lr_decays, optimizer=s.init_optimizer,
+            resample_every=s.resample_every, switch_after=s.switch_after,
+            lbfgs_history=s.lbfgs_history, lbfgs_resample=s.lbfgs_resample,
         )
         step = Budget(
             lr=s.lr, max_iters=s.max_iters, min_iters=s.min_iters, check_every=s.check_every,
             rel_tol=s.rel_tol, abs_tol=s.abs_tol, lr_decay=s.lr_decay, lr_decays=s.lr_decays,
-            optimizer=s.optimizer, resample_every=s.resample_every,
+            optimizer=s.optimizer, resample_every=s.resample_every, switch_after=s.switch_after,
+            lbfgs_history=s.lbfgs_history, lbfgs_resample=s.lbfgs_resample,
         )
         return init, step
 
@@ -480,6 +486,7 @@ def _drive(
                             gen=run.gen,
                             on_step=on_step,
                             report=report,
+                            substeps=cfg.solver.substeps,
                         )
                         break
                     except Diverged as e:

@@ -37,7 +37,14 @@ class Diverged(RunFailure):
 
 @dataclass
 class Budget:
-    """Iteration budget and stopping rule of one optimization."""
+    """Iteration budget and stopping rule of one optimization.
+
+    ``optimizer``: ``adam``; ``lbfgs`` (strong-Wolfe line search, samples held fixed
+    for the whole optimization -- sample reuse, so the line search sees one objective);
+    ``adam+lbfgs`` (Adam until the stopping rule fires or ``switch_after`` iterations,
+    then L-BFGS on fixed samples for the rest of the budget). Iterations count loss
+    evaluations, so Adam and L-BFGS budgets compare in cost.
+    """
 
     lr: float
     max_iters: int
@@ -49,6 +56,10 @@ class Budget:
     lr_decays: int = 0
     optimizer: str = "adam"
     resample_every: int = 1
+    switch_after: int = 0
+    lbfgs_lr: float = 1.0
+    lbfgs_history: int = 20
+    lbfgs_resample: bool = False
 
 
 @dataclass
@@ -63,14 +74,50 @@ Reporter = Callable[[str, dict], None]
 
 def _make_optimizer(params: list[torch.Tensor], budget: Budget) -> torch.optim.Optimizer:
     if budget.optimizer == "lbfgs":
-        return torch.optim.LBFGS(
-            params, lr=budget.lr, max_iter=budget.check_every, history_size=50,
-            line_search_fn="strong_wolfe",
-        )
+        return _make_lbfgs(params, budget)
+    fused = all(p.device.type in ("cpu", "cuda") for p in params)
     try:
-        return torch.optim.Adam(params, lr=budget.lr, fused=True)
+        return torch.optim.Adam(params, lr=budget.lr, fused=fused)
     except (RuntimeError, TypeError):  # fused unsupported for this device/dtype
         return torch.optim.Adam(params, lr=budget.lr)
+
+
+def _make_lbfgs(params: list[torch.Tensor], budget: Budget) -> torch.optim.LBFGS:
+    return torch.optim.LBFGS(
+        params,
+        lr=budget.lbfgs_lr,
+        max_iter=budget.check_every,
+        max_eval=budget.check_every * 5 // 4 + 1,
+        history_size=budget.lbfgs_history,
+        tolerance_grad=1e-12,
+        tolerance_change=1e-14,
+        line_search_fn="strong_wolfe",
+    )
+
+
+class _Stopper:
+    """The windowed stopping rule: called with each window's mean loss, says whether to
+    stop, after decaying the learning rate ``lr_decays`` times on stalls."""
+
+    def __init__(self, budget: Budget, rel_tol: float | None = None, decays: int | None = None):
+        self.rel_tol = budget.rel_tol if rel_tol is None else rel_tol
+        self.abs_tol = budget.abs_tol
+        self.min_iters = budget.min_iters
+        self.decays_left = budget.lr_decays if decays is None else decays
+        self.lr_decay = budget.lr_decay
+        self.prev = math.inf
+
+    def __call__(self, mean: float, it: int, opt: torch.optim.Optimizer | None) -> bool:
+        stalled = (self.prev - mean) < self.rel_tol * abs(self.prev) or mean <= self.abs_tol
+        self.prev = min(self.prev, mean)
+        if not stalled or it < self.min_iters:
+            return False
+        if self.decays_left > 0 and opt is not None and mean > self.abs_tol:
+            self.decays_left -= 1
+            for g in opt.param_groups:
+                g["lr"] *= self.lr_decay
+            return False
+        return True
 
 
 def optimize(
@@ -81,60 +128,92 @@ def optimize(
     step: int = 0,
     report: Reporter | None = None,
 ) -> OptimizeResult:
-    """Minimize ``problem.loss`` over ``problem.field`` from its current weights."""
+    """Minimize ``problem.loss`` over ``problem.field`` from its current weights.
+
+    No host-device synchronization inside a window: the loss is accumulated on the
+    device and read back once per ``check_every`` iterations.
+    """
     params = [p for p in problem.field.parameters() if p.requires_grad]
-    opt = _make_optimizer(params, budget)
     t0 = time.perf_counter()
-    it = 0
-    window_sum = torch.zeros((), dtype=torch.float64)
-    prev_mean = math.inf
-    decays = 0
-    loss_value = math.inf
-    x = problem.sample(gen)
-    while it < budget.max_iters:
-        if budget.optimizer == "lbfgs":
-            x = problem.sample(gen)
-
-            def closure() -> torch.Tensor:
-                opt.zero_grad(set_to_none=True)
-                loss = problem.loss(x)
-                loss.backward()
-                return loss
-
-            loss = opt.step(closure)
-            it += budget.check_every
-            mean = float(loss)
-        else:
-            if it % budget.resample_every == 0:
-                x = problem.sample(gen)
-            opt.zero_grad(set_to_none=True)
-            loss = problem.loss(x)
-            loss.backward()
-            opt.step()
-            if problem.on_iteration is not None:
-                problem.on_iteration(it)
-            window_sum += loss.detach().to(window_sum.device, torch.float64)
-            it += 1
-            if it % budget.check_every and it < budget.max_iters:
-                continue
-            n = budget.check_every if it % budget.check_every == 0 else it % budget.check_every
-            mean = float(window_sum) / n
-            window_sum.zero_()
-        loss_value = mean
-        if not math.isfinite(mean):
-            raise Diverged(step, problem.name, mean)
-        if report is not None:
-            report("iter", {"name": problem.name, "iteration": it, "loss": mean})
-        stalled = (prev_mean - mean) < budget.rel_tol * abs(prev_mean) or mean <= budget.abs_tol
-        prev_mean = min(prev_mean, mean)
-        if stalled and it >= budget.min_iters:
-            if decays < budget.lr_decays:
-                decays += 1
-                for g in opt.param_groups:
-                    g["lr"] *= budget.lr_decay
-                continue
-            break
+    it, loss_value = 0, math.inf
+    if budget.optimizer in ("adam", "adam+lbfgs"):
+        limit = budget.max_iters
+        if budget.optimizer == "adam+lbfgs" and budget.switch_after > 0:
+            limit = min(limit, budget.switch_after)
+        it, loss_value = _adam(problem, params, budget, limit, gen, step, report)
+    if budget.optimizer in ("lbfgs", "adam+lbfgs") and it < budget.max_iters:
+        it, loss_value = _lbfgs(problem, params, budget, it, gen, step, report, loss_value)
     return OptimizeResult(it, loss_value, time.perf_counter() - t0)
+
+
+def _check(problem: SubProblem, step: int, it: int, mean: float, report: Reporter | None) -> None:
+    if not math.isfinite(mean):
+        raise Diverged(step, problem.name, mean)
+    if report is not None:
+        report("iter", {"name": problem.name, "iteration": it, "loss": mean})
+
+
+def _adam(problem, params, budget: Budget, limit: int, gen, step, report) -> tuple[int, float]:
+    opt = _make_optimizer(params, Budget(**{**budget.__dict__, "optimizer": "adam"}))
+    stop = _Stopper(budget)
+    dev = params[0].device if params else torch.device("cpu")
+    window_sum = torch.zeros((), dtype=torch.float64, device=dev)
+    it, mean = 0, math.inf
+    x = problem.sample(gen)
+    while it < limit:
+        if it % budget.resample_every == 0 and it:
+            x = problem.sample(gen)
+        opt.zero_grad(set_to_none=True)
+        loss = problem.loss(x)
+        loss.backward()
+        opt.step()
+        if problem.on_iteration is not None:
+            problem.on_iteration(it)
+        window_sum += loss.detach()
+        it += 1
+        if it % budget.check_every and it < limit:
+            continue
+        n = budget.check_every if it % budget.check_every == 0 else it % budget.check_every
+        mean = float(window_sum) / n  # the only host sync of the window
+        window_sum.zero_()
+        _check(problem, step, it, mean, report)
+        if stop(mean, it, opt):
+            break
+    return it, mean
+
+
+def _lbfgs(problem, params, budget: Budget, it: int, gen, step, report, last: float):
+    """L-BFGS in chunks of ``check_every`` iterations on one fixed sample set; stops when
+    a chunk improves the loss by less than ``rel_tol`` (relative) or L-BFGS converged."""
+    opt = _make_lbfgs(params, budget)
+    x = problem.sample(gen)
+    evals = [0]
+    last_loss: list[torch.Tensor] = []
+
+    def closure() -> torch.Tensor:
+        evals[0] += 1
+        opt.zero_grad(set_to_none=True)
+        loss = problem.loss(x)
+        loss.backward()
+        last_loss[:] = [loss.detach()]
+        return loss
+
+    stop = _Stopper(budget, decays=0)
+    mean = last
+    while it < budget.max_iters:
+        before = evals[0]
+        if budget.lbfgs_resample and before:
+            x = problem.sample(gen)  # fresh points per chunk; the closure reads x late
+            opt.state[opt._params[0]].clear()  # curvature pairs belong to the old objective
+        opt.step(closure)
+        done = evals[0] - before
+        it += done
+        mean = float(last_loss[0])
+        _check(problem, step, it, mean, report)
+        # L-BFGS returns early once its own tolerances are met: converged
+        if stop(mean, it, None) or done < budget.check_every // 2:
+            break
+    return it, mean
 
 
 @dataclass
@@ -157,22 +236,35 @@ def run_steps(
     gen: torch.Generator,
     on_step: Callable[[StepStats], None],
     report: Reporter | None = None,
+    substeps: int = 1,
 ) -> None:
     """Steps ``first_step..last_step`` (step 0 = fit the initial condition), calling
-    ``on_step`` after each completed step (the field then holds the solution at ``t``)."""
+    ``on_step`` after each completed step (the field then holds the solution at ``t``).
+
+    ``substeps = m > 1`` advances each step as ``m`` warm-started sub-steps of ``dt/m``
+    (sub-step ``j`` ends at ``t - dt + (j+1) dt/m``): a second-order scheme's time error
+    falls by ``m^2`` while only the logged step grid stays ``dt``.
+    """
     for step in range(first_step, last_step + 1):
         t = step * dt
         if report is not None:
             report("step", {"step": step, "t": t})
         t0 = time.perf_counter()
-        problems = (
-            equation.initial_problems() if step == 0 else equation.step_problems(step, t, dt)
-        )
-        budget = init_budget if step == 0 else step_budget
         iters: dict[str, int] = {}
         losses: dict[str, float] = {}
-        for problem in problems:
-            res = optimize(problem, budget, gen, step=step, report=report)
-            iters[problem.name] = res.iterations
-            losses[problem.name] = res.loss
+        n_stages = 1 if step == 0 else substeps
+        h = dt / substeps
+        for j in range(n_stages):
+            # asked for only now: each sub-step freezes the field as it is at its start
+            if step == 0:
+                budget, problems = init_budget, equation.initial_problems()
+            else:
+                budget, problems = (
+                    step_budget,
+                    equation.step_problems(step, t - dt + (j + 1) * h, h),
+                )
+            for problem in problems:
+                res = optimize(problem, budget, gen, step=step, report=report)
+                iters[problem.name] = iters.get(problem.name, 0) + res.iterations
+                losses[problem.name] = res.loss
         on_step(StepStats(step, t, iters, losses, time.perf_counter() - t0))

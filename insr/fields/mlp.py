@@ -11,8 +11,9 @@ once, which yields the spatial Jacobian in one forward sweep (no double backward
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -44,7 +45,9 @@ class SirenConfig:
                     f"{path}.omega0 = {self.omega0!r} is not allowed: expected a number > 0 or 'auto'"
                 )
         elif not self.omega0 > 0:
-            raise ConfigError(f"{path}.omega0 = {self.omega0} is not allowed: expected a number > 0")
+            raise ConfigError(
+                f"{path}.omega0 = {self.omega0} is not allowed: expected a number > 0"
+            )
         if not self.omega0_candidates or any(c <= 0 for c in self.omega0_candidates):
             raise ConfigError(f"{path}.omega0_candidates must be a non-empty list of numbers > 0")
 
@@ -70,6 +73,7 @@ class MLPConfig:
 class _Sine:
     def __init__(self, w0: float) -> None:
         self.w0 = w0
+        self.key = ("sine", float(w0))
 
     def value_and_slope(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         wz = self.w0 * z
@@ -78,10 +82,15 @@ class _Sine:
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
         return torch.sin(self.w0 * z)
 
+    def curvature(self, z: torch.Tensor, a: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """``s''(z)`` given ``a = s(z)`` and ``s'(z)``: ``-w0^2 sin(w0 z)``."""
+        return (-self.w0 * self.w0) * a
+
 
 class _Gauss:
     def __init__(self, sigma: float) -> None:
         self.c = 1.0 / (2.0 * sigma * sigma)
+        self.key = ("gauss", float(sigma))
 
     def value_and_slope(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         a = torch.exp(-self.c * z * z)
@@ -90,8 +99,14 @@ class _Gauss:
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
         return torch.exp(-self.c * z * z)
 
+    def curvature(self, z: torch.Tensor, a: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        # d/dz (-2 c z a) = -2 c a - 2 c z s
+        return -2.0 * self.c * (a + z * s)
+
 
 class _Tanh:
+    key = ("tanh",)
+
     def value_and_slope(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         a = torch.tanh(z)
         return a, 1.0 - a * a
@@ -99,13 +114,29 @@ class _Tanh:
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
         return torch.tanh(z)
 
+    def curvature(self, z: torch.Tensor, a: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        return -2.0 * a * s
+
 
 class _Softplus:
+    key = ("softplus",)
+
     def value_and_slope(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return torch.nn.functional.softplus(z), torch.sigmoid(z)
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.softplus(z)
+
+    def curvature(self, z: torch.Tensor, a: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        return s * (1.0 - s)
+
+
+_ACTS: dict[str, Callable] = {
+    "sine": _Sine,
+    "gauss": _Gauss,
+    "tanh": _Tanh,
+    "softplus": _Softplus,
+}
 
 
 class ActivationMLP(Field):
@@ -135,23 +166,132 @@ class ActivationMLP(Field):
         return self.head(h)
 
     def value_and_jacobian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.to_symmetric(x)
-        n, d = x.shape
-        # dh: (N, d, width) -- derivative of the hidden state along each input axis.
-        scale = 2.0 * self.unit_scale(x.dtype).to(x.device)  # d(symmetric)/d(physical)
-        first = self.layers[0]
-        z = first(h)
-        dz = (first.weight.t().unsqueeze(0) * scale.view(1, d, 1)).expand(n, d, -1)
-        a, s = self.acts[0].value_and_slope(z)
+        """Values ``(N, c)`` and Jacobian ``(N, c, d)`` in one closed-form sweep.
+
+        When a graph is needed, the sweep runs as :class:`ClosedFormMLP` (a
+        ``torch.autograd.Function`` with a hand-written backward, about half the ops of
+        autograd through the sweep); ``custom_backward = False`` uses plain autograd.
+        """
+        scale = self._sym_scale(x)
+        h0 = self.to_symmetric(x)
+        params = self._flat_params()
+        if self.compiled:
+            return _compiled_sweep(tuple(a.key for a in self.acts))(h0, scale, *params)
+        if (
+            self.custom_backward
+            and torch.is_grad_enabled()
+            and any(p.requires_grad for p in params)
+        ):
+            return ClosedFormMLP.apply(h0, scale, self.acts, *params)
+        return _closed_sweep(h0, scale, self.acts, params)[:2]
+
+    def _sym_scale(self, x: torch.Tensor) -> torch.Tensor:
+        """``d(symmetric coordinate)/d(physical coordinate)`` per axis, shape ``(d,)``."""
+        return 2.0 * self.unit_scale(x.dtype).to(x.device)
+
+    def _flat_params(self) -> list[torch.Tensor]:
+        out: list[torch.Tensor] = []
+        for layer in [*self.layers, self.head]:
+            out += [layer.weight, layer.bias]
+        return out
+
+    custom_backward: bool = True
+    compiled: bool = False  # torch.compile the sweep (autograd backward); see run.compile
+
+
+def _closed_sweep(
+    h0: torch.Tensor, scale: torch.Tensor, acts: Sequence, params: Sequence[torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor, list]:
+    """The closed-form forward: ``z = W h + b``, ``dz = W dh``, ``h' = s(z)``,
+    ``dh' = s'(z) dz`` for every input axis at once (``dh`` is ``(N, d, width)``).
+
+    Returns ``u (N, c)``, ``J (N, c, d)`` and the per-layer tensors the backward needs.
+    """
+    n_hidden = len(acts)
+    w1, b1 = params[0], params[1]
+    z = torch.addmm(b1, h0, w1.t())
+    dz = (w1.t() * scale.unsqueeze(1)).unsqueeze(0)  # (1, d, width): same for every point
+    saved = []
+    h_in, dh_in = h0, None
+    h = dh = z  # placeholders for type checkers
+    for i in range(n_hidden):
+        if i > 0:
+            w, b = params[2 * i], params[2 * i + 1]
+            z = torch.addmm(b, h, w.t())
+            dz = dh @ w.t()
+        a, s = acts[i].value_and_slope(z)
+        saved.append((h_in, dh_in, z, dz, a, s))
         h, dh = a, s.unsqueeze(1) * dz
-        for layer, act in zip(self.layers[1:], self.acts[1:]):
-            z = layer(h)
-            dz = dh @ layer.weight.t()
-            a, s = act.value_and_slope(z)
-            h, dh = a, s.unsqueeze(1) * dz
-        u = self.head(h)
-        jac = (dh @ self.head.weight.t()).transpose(1, 2)  # (N, c, d)
+        h_in, dh_in = h, dh
+    wo, bo = params[-2], params[-1]
+    u = torch.addmm(bo, h, wo.t())
+    jac = (dh @ wo.t()).transpose(1, 2)  # (N, c, d)
+    return u, jac, saved + [(h, dh)]
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled_sweep(key: tuple) -> Callable:
+    """One compiled closed-form sweep per activation stack, shared by every field with
+    that stack (the previous step's frozen copy included), so nothing recompiles."""
+    acts = [_ACTS[k[0]](*k[1:]) for k in key]
+
+    def sweep(h0: torch.Tensor, scale: torch.Tensor, *params: torch.Tensor):
+        u, jac, _ = _closed_sweep(h0, scale, acts, params)
         return u, jac
+
+    return torch.compile(sweep, dynamic=False)
+
+
+class ClosedFormMLP(torch.autograd.Function):
+    """Closed-form value+Jacobian of an :class:`ActivationMLP` with a hand-written backward.
+
+    ``apply(h0, scale, acts, W1, b1, ..., Wo, bo) -> (u, J)`` with ``h0`` the symmetric
+    coordinates ``(N, d)``, ``scale`` ``(d,)`` the chain-rule factor to physical units.
+    Backward (for layer ``h = s(z), dh = s'(z) dz``): ``gz = gh s' + sum_d(gdh dz) s''``,
+    ``gdz = gdh s'``, then ``gW = gz^T h_in + gdz^T dh_in``, ``gh_in = gz W``,
+    ``gdh_in = gdz W``. No gradient flows to ``h0`` or ``scale``.
+    """
+
+    @staticmethod
+    def forward(ctx, h0, scale, acts, *params):  # type: ignore[override]
+        u, jac, saved = _closed_sweep(h0, scale, acts, params)
+        ctx.acts = acts
+        ctx.layers = saved
+        ctx.save_for_backward(scale, *params)
+        return u, jac
+
+    @staticmethod
+    def backward(ctx, gu, gjac):  # type: ignore[override]
+        scale, *params = ctx.saved_tensors
+        acts = ctx.acts
+        *layers, (h, dh) = ctx.layers
+        n, d, w_last = dh.shape
+        grads: list[torch.Tensor] = [None] * len(params)  # type: ignore[list-item]
+        wo = params[-2]
+        gjt = gjac.transpose(1, 2)  # (N, d, c)
+        c = gjt.shape[2]
+        grads[-2] = gu.t() @ h + gjt.reshape(-1, c).t() @ dh.reshape(-1, w_last)
+        grads[-1] = gu.sum(0)
+        gh = gu @ wo
+        gdh = gjt @ wo  # (N, d, width)
+        for i in range(len(acts) - 1, -1, -1):
+            h_in, dh_in, z, dz, a, s = layers[i]
+            gz = gh * s + (gdh * dz).sum(1) * acts[i].curvature(z, a, s)
+            gdz = gdh * s.unsqueeze(1)
+            w = params[2 * i]
+            if i > 0:
+                width_in = dh_in.shape[2]
+                grads[2 * i] = gz.t() @ h_in + gdz.reshape(-1, gdz.shape[2]).t() @ dh_in.reshape(
+                    -1, width_in
+                )
+                grads[2 * i + 1] = gz.sum(0)
+                gh = gz @ w
+                gdh = gdz @ w
+            else:
+                # dz1 = scale_j W1[:, j] for every point
+                grads[0] = gz.t() @ h_in + gdz.sum(0).t() * scale.unsqueeze(0)
+                grads[1] = gz.sum(0)
+        return (None, None, None, *grads)
 
 
 class Siren(ActivationMLP):
@@ -179,7 +319,9 @@ class GaussMLP(ActivationMLP):
 class TanhMLP(ActivationMLP):
     def __init__(self, cfg: MLPConfig, domain: Sequence[Sequence[float]], out_features: int):
         act = _Tanh() if cfg.activation == "tanh" else _Softplus()
-        super().__init__(domain, out_features, cfg.hidden_layers, cfg.hidden_features, [act] * cfg.hidden_layers)
+        super().__init__(
+            domain, out_features, cfg.hidden_layers, cfg.hidden_features, [act] * cfg.hidden_layers
+        )
         with torch.no_grad():
             for layer in [*self.layers, self.head]:
                 nn.init.xavier_uniform_(layer.weight)
