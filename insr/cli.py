@@ -636,13 +636,14 @@ def gradcheck(
     from insr import gradcheck as gc
     from insr.config import suggest
     from insr.errors import UsageError
-    from insr.fields import REPRESENTATIONS
+    from insr.fields import field_kinds
 
     with user_errors():
-        if repr_ is not None and repr_ not in REPRESENTATIONS:
+        kinds_ok = field_kinds()
+        if repr_ is not None and repr_ not in kinds_ok:
             raise UsageError(
-                f"unknown representation '{repr_}'{suggest(repr_, REPRESENTATIONS)}; "
-                f"allowed: {', '.join(REPRESENTATIONS)}"
+                f"cannot gradcheck representation '{repr_}'{suggest(repr_, kinds_ok)}; "
+                f"allowed: {', '.join(kinds_ok)}"
             )
         if dim not in (0, 1, 2, 3):
             raise UsageError(f"--dim {dim} is not allowed: expected 0, 1, 2 or 3")
@@ -650,7 +651,7 @@ def gradcheck(
             raise UsageError(f"--points {points} is not allowed: expected an integer >= 1")
         if not 0 < eps < 1:
             raise UsageError(f"--eps {eps} is not allowed: expected a number in (0, 1)")
-        kinds = [repr_] if repr_ else list(REPRESENTATIONS)
+        kinds = [repr_] if repr_ else kinds_ok
         dims = (1, 2) if dim == 0 else (dim,)
         if sweep_eps:
             table = Table(title="central-difference error vs closed form over eps (float64)")

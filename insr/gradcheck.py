@@ -40,7 +40,7 @@ from typing import Any
 import torch
 
 from insr.derivatives.core import FiniteDifference, autodiff, closed
-from insr.fields import REPRESENTATIONS, build_field
+from insr.fields import build_field, field_kinds
 from insr.fields.base import Field
 
 PASS = 1e-7
@@ -187,7 +187,7 @@ def check_all(
 ) -> list[CheckRow]:
     """:func:`check_representation` for every (kind, variant, dim), plus custom Functions."""
     rows: list[CheckRow] = []
-    for kind in kinds or list(REPRESENTATIONS):
+    for kind in kinds or field_kinds():
         for label, params in variants(kind):
             for dim in dims:
                 rows += check_representation(

@@ -59,4 +59,21 @@ def build_field(
 # the classical reference solver as a representation (runner.execute branches on it)
 register("grid", "insr.reference.run", "GridConfig", "GridField")
 
-__all__ = ["Field", "REPRESENTATIONS", "build_field", "register", "representation_params"]
+#: kinds that are solvers, not differentiable fields (no gradcheck, no neural run)
+SOLVER_KINDS = frozenset({"grid"})
+
+
+def field_kinds() -> list[str]:
+    """Registered kinds that build a differentiable :class:`Field`."""
+    return [k for k in REPRESENTATIONS if k not in SOLVER_KINDS]
+
+
+__all__ = [
+    "Field",
+    "REPRESENTATIONS",
+    "SOLVER_KINDS",
+    "build_field",
+    "field_kinds",
+    "register",
+    "representation_params",
+]

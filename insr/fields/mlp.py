@@ -168,18 +168,22 @@ class ActivationMLP(Field):
     def value_and_jacobian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Values ``(N, c)`` and Jacobian ``(N, c, d)`` in one closed-form sweep.
 
-        When a graph is needed, the sweep runs as :class:`ClosedFormMLP` (a
-        ``torch.autograd.Function`` with a hand-written backward, about half the ops of
-        autograd through the sweep); ``custom_backward = False`` uses plain autograd.
+        When a graph for the parameters is needed and ``x`` does not require grad, the
+        sweep runs as :class:`ClosedFormMLP` (a ``torch.autograd.Function`` with a
+        hand-written backward, about half the ops of autograd through the sweep);
+        otherwise, or with ``custom_backward = False``, it uses plain autograd.
         """
         scale = self._sym_scale(x)
         h0 = self.to_symmetric(x)
         params = self._flat_params()
         if self.compiled:
             return _compiled_sweep(tuple(a.key for a in self.acts))(h0, scale, *params)
+        # The hand-written backward gives parameter gradients only: when derivatives with
+        # respect to x are wanted (x.requires_grad, e.g. for a Laplacian), use autograd.
         if (
             self.custom_backward
             and torch.is_grad_enabled()
+            and not x.requires_grad
             and any(p.requires_grad for p in params)
         ):
             return ClosedFormMLP.apply(h0, scale, self.acts, *params)
@@ -251,6 +255,20 @@ class ClosedFormMLP(torch.autograd.Function):
     ``gdz = gdh s'``, then ``gW = gz^T h_in + gdz^T dh_in``, ``gh_in = gz W``,
     ``gdh_in = gdz W``. No gradient flows to ``h0`` or ``scale``.
     """
+
+    @staticmethod
+    def gradcheck_inputs() -> tuple:
+        """Sample float64 inputs for ``torch.autograd.gradcheck`` (used by ``insr gradcheck``):
+        a 2-layer sine network, 2D inputs; the parameters are the checked inputs."""
+        gen = torch.Generator().manual_seed(0)
+        dims = [2, 5, 4, 2]
+        params = []
+        for a, b in zip(dims[:-1], dims[1:], strict=True):
+            params.append(torch.randn(b, a, generator=gen, dtype=torch.float64).requires_grad_())
+            params.append(torch.randn(b, generator=gen, dtype=torch.float64).requires_grad_())
+        h0 = torch.rand(7, 2, generator=gen, dtype=torch.float64) * 2 - 1
+        scale = torch.tensor([0.5, 2.0], dtype=torch.float64)
+        return (h0, scale, [_Sine(3.0), _Gauss(0.7)], *params)
 
     @staticmethod
     def forward(ctx, h0, scale, acts, *params):  # type: ignore[override]
