@@ -29,7 +29,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Neural PDE solver that measures how good the spatial gradients of a neural field are.",
 )
-compare_app = typer.Typer(no_args_is_help=True, help="Run one case on many representations or strategies.")
+compare_app = typer.Typer(
+    no_args_is_help=True, help="Run one case on many representations or strategies."
+)
 app.add_typer(compare_app, name="compare")
 
 console = Console()
@@ -100,7 +102,9 @@ class RunProgress:
             disable=quiet,
             transient=False,
         )
-        self.steps = self.progress.add_task("steps", total=total_steps + 1, completed=first_step, info="")
+        self.steps = self.progress.add_task(
+            "steps", total=total_steps + 1, completed=first_step, info=""
+        )
         self.iters = self.progress.add_task("iterations", total=max_iters, info="")
 
     def __enter__(self) -> RunProgress:
@@ -132,17 +136,31 @@ class RunProgress:
 
 @app.command()
 def run(
-    case: Annotated[str, typer.Argument(help="Case name (see `insr cases`) or path to a case TOML.")],
+    case: Annotated[
+        str, typer.Argument(help="Case name (see `insr cases`) or path to a case TOML.")
+    ],
     config: ConfigOpt = None,
     set_: SetOpt = None,
-    steps: Annotated[Optional[int], typer.Option(help="Number of time steps (overrides case.steps).")] = None,  # noqa: UP045
-    out: Annotated[Optional[Path], typer.Option(help="Run directory (default outputs/<case>/<name>/).")] = None,  # noqa: UP045
-    name: Annotated[Optional[str], typer.Option(help="Run name (default <representation>-<time>).")] = None,  # noqa: UP045
-    overwrite: Annotated[bool, typer.Option(help="Replace an existing run in the run directory.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display; print the log path.")] = False,
+    steps: Annotated[
+        int | None, typer.Option(help="Number of time steps (overrides case.steps).")
+    ] = None,  # noqa: UP045
+    out: Annotated[
+        Path | None, typer.Option(help="Run directory (default outputs/<case>/<name>/).")
+    ] = None,  # noqa: UP045
+    name: Annotated[
+        str | None, typer.Option(help="Run name (default <representation>-<time>).")
+    ] = None,  # noqa: UP045
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace an existing run in the run directory.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress display; print the log path.")
+    ] = False,
     resume: Annotated[bool, typer.Option(help=RESUME_HELP)] = False,
     on_diverge: Annotated[str, typer.Option(help=ON_DIVERGE_HELP)] = "stop",
-    tcmalloc: Annotated[bool, typer.Option(help="Re-run under the tcmalloc allocator (LD_PRELOAD).")] = False,
+    tcmalloc: Annotated[
+        bool, typer.Option(help="Re-run under the tcmalloc allocator (LD_PRELOAD).")
+    ] = False,
 ) -> None:
     """Time-step CASE on one representation and log every step to RUN_DIR/run.h5."""
     from insr.config import load_config
@@ -199,8 +217,17 @@ def info(run_path: Annotated[Path, typer.Argument(help="Run directory or run.h5 
         head = Table(title=str(log.path), show_header=False)
         head.add_column("key")
         head.add_column("value")
-        for k in ("case", "representation", "n_params", "status", "completed_steps", "schema",
-                  "insr_version", "created", "dt"):
+        for k in (
+            "case",
+            "representation",
+            "n_params",
+            "status",
+            "completed_steps",
+            "schema",
+            "insr_version",
+            "created",
+            "dt",
+        ):
             if k in a:
                 head.add_row(k, str(a[k]))
         console.print(head)
@@ -240,8 +267,12 @@ def cases() -> None:
         for name in list_cases():
             c = read_toml(CASES_DIR / f"{name}.toml").get("case", {})
             table.add_row(
-                name, str(c.get("pde", "?")), str(len(c.get("domain", []))), str(c.get("dt", "?")),
-                str(c.get("steps", "?")), str(c.get("description", "")),
+                name,
+                str(c.get("pde", "?")),
+                str(len(c.get("domain", []))),
+                str(c.get("dt", "?")),
+                str(c.get("steps", "?")),
+                str(c.get("description", "")),
             )
         console.print(table)
 
@@ -309,7 +340,7 @@ def _resume_run(
     _print_run_summary(result, quiet)
 
 
-# ----------------------------------------------------------------- compare (representations, gradients)
+# ----------------------------------------------------------------- compare
 RepsOpt = Annotated[
     Optional[list[str]],  # noqa: UP045
     typer.Option(
@@ -392,8 +423,13 @@ def _summary_tables(rows: list[dict], title: str) -> tuple[Table, Table]:
         st = r["status"]
         style = "green" if st == "complete" else "yellow" if st == "unavailable" else "red"
         cost.add_row(
-            r["member"], str(r.get("representation", "?")), f"[{style}]{st}[/]",
-            num(r, "n_params"), num(r, "rows"), num(r, "wall_s"), num(r, "init_iters"),
+            r["member"],
+            str(r.get("representation", "?")),
+            f"[{style}]{st}[/]",
+            num(r, "n_params"),
+            num(r, "rows"),
+            num(r, "wall_s"),
+            num(r, "init_iters"),
             num(r, "iters_per_step"),
         )
         if "rows" in r:
@@ -590,8 +626,16 @@ def render_cmd(
 
         try:
             output, n = render(
-                path, what=what, fmt=format_, fps=fps, steps=steps, dpi=dpi, frame=frame,
-                out=out, strategy=strategy, on_frame=on_frame,
+                path,
+                what=what,
+                fmt=format_,
+                fps=fps,
+                steps=steps,
+                dpi=dpi,
+                frame=frame,
+                out=out,
+                strategy=strategy,
+                on_frame=on_frame,
             )
         finally:
             progress.stop()

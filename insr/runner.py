@@ -171,17 +171,34 @@ class Run:
     def budgets(self) -> tuple[Budget, Budget]:
         s = self.cfg.solver
         init = Budget(
-            lr=s.init_lr, max_iters=s.init_max_iters, min_iters=s.init_min_iters,
-            check_every=s.check_every, rel_tol=s.init_rel_tol, abs_tol=s.init_abs_tol,
-            lr_decay=s.init_lr_decay, lr_decays=s.init_lr_decays, optimizer=s.init_optimizer,
-            resample_every=s.resample_every, switch_after=s.switch_after,
-            lbfgs_history=s.lbfgs_history, lbfgs_resample=s.lbfgs_resample,
+            lr=s.init_lr,
+            max_iters=s.init_max_iters,
+            min_iters=s.init_min_iters,
+            check_every=s.check_every,
+            rel_tol=s.init_rel_tol,
+            abs_tol=s.init_abs_tol,
+            lr_decay=s.init_lr_decay,
+            lr_decays=s.init_lr_decays,
+            optimizer=s.init_optimizer,
+            resample_every=s.resample_every,
+            switch_after=s.switch_after,
+            lbfgs_history=s.lbfgs_history,
+            lbfgs_resample=s.lbfgs_resample,
         )
         step = Budget(
-            lr=s.lr, max_iters=s.max_iters, min_iters=s.min_iters, check_every=s.check_every,
-            rel_tol=s.rel_tol, abs_tol=s.abs_tol, lr_decay=s.lr_decay, lr_decays=s.lr_decays,
-            optimizer=s.optimizer, resample_every=s.resample_every, switch_after=s.switch_after,
-            lbfgs_history=s.lbfgs_history, lbfgs_resample=s.lbfgs_resample,
+            lr=s.lr,
+            max_iters=s.max_iters,
+            min_iters=s.min_iters,
+            check_every=s.check_every,
+            rel_tol=s.rel_tol,
+            abs_tol=s.abs_tol,
+            lr_decay=s.lr_decay,
+            lr_decays=s.lr_decays,
+            optimizer=s.optimizer,
+            resample_every=s.resample_every,
+            switch_after=s.switch_after,
+            lbfgs_history=s.lbfgs_history,
+            lbfgs_resample=s.lbfgs_resample,
         )
         return init, step
 

@@ -8,7 +8,8 @@ Scalar families (c = 1), any dimension d:
 - ``gaussian``: ``A exp(-|x - mu|^2 / (2 sigma^2))`` (keys: mu, sigma, amplitude=1)
 - ``gaussians``: sum of gaussians (key: components = [{mu, sigma, amplitude}, ...])
 - ``wave_packet``: ``A exp(-|x - mu|^2 / (2 sigma^2)) cos(k . (x - mu))`` (mu, sigma, k, amplitude)
-- ``callable``: ``target = "package.module:function"``, a torch function ``(N, d) -> (N,)`` or ``(N, c)``
+- ``callable``: ``target = "package.module:function"``, a torch function
+  ``(N, d) -> (N,)`` or ``(N, c)``
 
 Other modules add families (e.g. fluid velocity fields) with :func:`register_family`.
 """
@@ -44,14 +45,18 @@ def _vec(params: dict, key: str, dim: int, path: str, default: Any = None) -> to
         raise ConfigError(f"{path}.{key} is missing")
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         v = [float(v)] * dim
-    if not isinstance(v, list) or len(v) != dim or not all(
-        isinstance(a, (int, float)) and not isinstance(a, bool) for a in v
+    if (
+        not isinstance(v, list)
+        or len(v) != dim
+        or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in v)
     ):
         raise ConfigError(f"{path}.{key} = {v!r} is not allowed: expected {dim} number(s)")
     return torch.tensor(v, dtype=torch.float64)
 
 
-def _num(params: dict, key: str, path: str, default: float | None = None, pos: bool = False) -> float:
+def _num(
+    params: dict, key: str, path: str, default: float | None = None, pos: bool = False
+) -> float:
     v = params.get(key, default)
     if v is None:
         raise ConfigError(f"{path}.{key} is missing")
@@ -66,7 +71,8 @@ def _only(params: dict, allowed: set[str], path: str) -> None:
     for k in params:
         if k not in allowed:
             raise ConfigError(
-                f"unknown key '{path}.{k}'{suggest(k, allowed)}; allowed: {', '.join(sorted(allowed))}"
+                f"unknown key '{path}.{k}'{suggest(k, allowed)}; "
+                f"allowed: {', '.join(sorted(allowed))}"
             )
 
 
@@ -84,7 +90,9 @@ def _gaussian(params: dict, dim: int, path: str) -> tuple[InitialFn, int]:
     sigma = _vec(params, "sigma", dim, path)
     if (sigma <= 0).any():
         raise ConfigError(f"{path}.sigma must be > 0")
-    return _gaussian_fn(_vec(params, "mu", dim, path), sigma, _num(params, "amplitude", path, 1.0)), 1
+    return _gaussian_fn(
+        _vec(params, "mu", dim, path), sigma, _num(params, "amplitude", path, 1.0)
+    ), 1
 
 
 def _gaussians(params: dict, dim: int, path: str) -> tuple[InitialFn, int]:
@@ -145,7 +153,9 @@ register_family("wave_packet", _wave_packet)
 register_family("callable", _callable)
 
 
-def make_initial(spec: dict[str, Any], dim: int, path: str = "case.initial") -> tuple[InitialFn, int]:
+def make_initial(
+    spec: dict[str, Any], dim: int, path: str = "case.initial"
+) -> tuple[InitialFn, int]:
     """Build ``(u0, channels)`` from a ``{family = ..., ...}`` table."""
     params = dict(spec)
     family = params.pop("family", None)
@@ -158,10 +168,12 @@ def make_initial(spec: dict[str, Any], dim: int, path: str = "case.initial") -> 
 
 
 def value_and_gradient(fn: InitialFn, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Exact values ``(N, c)`` and Jacobian ``(N, c, d)`` of ``fn`` at ``x``, by float64 autograd."""
+    """Exact values ``(N, c)`` and Jacobian ``(N, c, d)`` of ``fn`` at ``x`` (float64 autograd)."""
     dtype = x.dtype
     with torch.enable_grad():
         xg = x.detach().to(torch.float64).requires_grad_(True)
         u = fn(xg)
-        rows = [torch.autograd.grad(u[:, i].sum(), xg, retain_graph=True)[0] for i in range(u.shape[1])]
+        rows = [
+            torch.autograd.grad(u[:, i].sum(), xg, retain_graph=True)[0] for i in range(u.shape[1])
+        ]
     return u.detach().to(dtype), torch.stack(rows, 1).detach().to(dtype)

@@ -76,7 +76,9 @@ def make_velocity(spec: dict, dim: int, path: str = "case.velocity"):
             raise ConfigError(f"{path}.kind = 'rotation' needs a 2D domain, got {dim}D")
         extra = set(spec) - {"kind", "omega", "center"}
         if extra:
-            raise ConfigError(f"unknown key '{path}.{sorted(extra)[0]}'; allowed: kind, omega, center")
+            raise ConfigError(
+                f"unknown key '{path}.{sorted(extra)[0]}'; allowed: kind, omega, center"
+            )
         c = spec.get("center", [0.0, 0.0])
         return Rotation(float(spec.get("omega", 1.0)), (float(c[0]), float(c[1])))
     raise ConfigError(
