@@ -40,10 +40,10 @@ from insr.config import (
     ROOT,
     ConfigError,
     apply_sets,
+    base_raw,
     build_config,
     merge,
     read_toml,
-    resolve_case_path,
     suggest,
 )
 from insr.errors import UsageError
@@ -148,16 +148,6 @@ def select_members(kind: SweepKind, picks: list[str] | None) -> list[Member]:
     return members
 
 
-def base_raw(case: str, config_files: list[str] | None) -> dict[str, Any]:
-    """Merged raw config (defaults < case < presets), not yet validated."""
-    raw = read_toml(CONFIGS_DIR / "default.toml")
-    case_raw = read_toml(resolve_case_path(case))
-    if "case" not in case_raw:
-        raise ConfigError(f"{case}: a case file needs a [case] table")
-    raw = merge(raw, case_raw)
-    for f in config_files or []:
-        raw = merge(raw, read_toml(Path(f)))
-    return raw
 
 
 def member_raw(base: dict[str, Any], sets: list[str], member: Member) -> dict[str, Any]:

@@ -485,10 +485,8 @@ def build_config(raw: dict[str, Any]) -> RunConfig:
     return cfg
 
 
-def load_config(
-    case: str, config_files: list[str] | None = None, sets: list[str] | None = None
-) -> RunConfig:
-    """Resolve a case name/path, presets and overrides into a validated RunConfig."""
+def base_raw(case: str, config_files: list[str] | None = None) -> dict[str, Any]:
+    """Merged raw config (defaults < case < presets), not yet validated."""
     raw = read_toml(CONFIGS_DIR / "default.toml")
     case_raw = read_toml(resolve_case_path(case))
     if "case" not in case_raw:
@@ -496,8 +494,14 @@ def load_config(
     raw = merge(raw, case_raw)
     for f in config_files or []:
         raw = merge(raw, read_toml(Path(f)))
-    raw = apply_sets(raw, sets or [])
-    return build_config(raw)
+    return raw
+
+
+def load_config(
+    case: str, config_files: list[str] | None = None, sets: list[str] | None = None
+) -> RunConfig:
+    """Resolve a case name/path, presets and overrides into a validated RunConfig."""
+    return build_config(apply_sets(base_raw(case, config_files), sets or []))
 
 
 def config_from_text(text: str) -> RunConfig:
