@@ -121,7 +121,7 @@ class Advection:
         if time_scheme == "pade4" and loss_strategy not in ("autodiff", "closed"):
             raise ConfigError(
                 f"solver.time_scheme = 'pade4' needs derivative.loss = 'autodiff' or 'closed', "
-                f"got {loss_strategy!r}"
+                f"got {loss_strategy!r}; for other strategies set solver.time_scheme = 'midpoint'"
             )
         if time_scheme == "pade4" and gradient_supervision > 0.0:
             raise ConfigError(
