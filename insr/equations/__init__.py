@@ -32,6 +32,7 @@ def build_equation(cfg: RunConfig, case: Case, device: torch.device, dtype: torc
             sobolev_weight=cfg.derivative.sobolev_weight,
             gradient_supervision=cfg.derivative.gradient_supervision,
             coarse_to_fine=schedule_options(cfg.derivative),
+            time_scheme=s.time_scheme,
         )
     from insr.equations.fluid import build_fluid  # incompressible Euler
 

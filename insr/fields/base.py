@@ -71,6 +71,23 @@ class Field(nn.Module):
         """Values ``(N, c)`` and spatial Jacobian ``(N, c, d)`` w.r.t. physical ``x``."""
         raise NotImplementedError(f"{type(self).__name__} has no closed-form derivative")
 
+    def directional_derivatives(
+        self, x: torch.Tensor, v: torch.Tensor, create_graph: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Values ``u (N, c)``, Jacobian ``J (N, c, d)`` and ``v^T H v (N, c)`` at ``x``.
+
+        ``v`` is ``(N, d)`` or ``(d,)`` (physical units), held fixed: ``v^T H v`` is the
+        second derivative of ``u`` along the straight line ``x + s v``, which equals
+        ``(v . grad)^2 u`` for a constant ``v``. This generic version is autodiff
+        (Hessian by reverse mode of the Jacobian); MLP fields override it with a
+        closed-form forward sweep. ``create_graph`` keeps the graph for the parameters.
+        """
+        from insr.derivatives.second import value_jacobian_hessian
+
+        u, jac, hess = value_jacobian_hessian(self, x, create_graph=create_graph)
+        vv = v.to(hess.dtype).expand(x.shape[0], x.shape[1])
+        return u, jac, torch.einsum("ncjk,nj,nk->nc", hess, vv, vv)
+
     # Grid fields override these; MLPs have no cells.
     finest_cell: float | None = None
     coarsest_cell: float | None = None
