@@ -34,7 +34,8 @@ compare_app = typer.Typer(
 )
 app.add_typer(compare_app, name="compare")
 
-console = Console()
+# Rich wraps at 80 columns when output is not a terminal; tables of metrics need more.
+console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 _state = {"debug": False}
 
