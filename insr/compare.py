@@ -148,8 +148,6 @@ def select_members(kind: SweepKind, picks: list[str] | None) -> list[Member]:
     return members
 
 
-
-
 def member_raw(base: dict[str, Any], sets: list[str], member: Member) -> dict[str, Any]:
     raw = apply_sets(base, sets)
     raw = merge(raw, member.config)

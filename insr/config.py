@@ -112,9 +112,7 @@ def _coerce(path: str, tp: Any, value: Any) -> Any:
         if value in choices:
             return value
         hint = suggest(str(value), [str(c) for c in choices])
-        raise ConfigError(
-            f"{path} = {value!r} is not allowed: expected {_type_name(tp)}{hint}"
-        )
+        raise ConfigError(f"{path} = {value!r} is not allowed: expected {_type_name(tp)}{hint}")
     if origin in (typing.Union, types.UnionType):
         errors = []
         for arg in typing.get_args(tp):
@@ -178,8 +176,12 @@ def from_dict(cls: type, data: dict[str, Any], path: str = "") -> Any:
             )
         kwargs[key] = _coerce(where, hints[key], value)
     for name, f in known.items():
-        if name not in kwargs and f.default is dataclasses.MISSING and (
-            f.default_factory is dataclasses.MISSING  # type: ignore[misc]
+        if (
+            name not in kwargs
+            and f.default is dataclasses.MISSING
+            and (
+                f.default_factory is dataclasses.MISSING  # type: ignore[misc]
+            )
         ):
             where = f"{path}.{name}" if path else name
             raise ConfigError(f"missing key '{where}' ({_type_name(hints[name])})")
@@ -316,7 +318,8 @@ class DerivativeConfig:
         if isinstance(self.h, str):
             if self.h not in ("cell", "2cell"):
                 raise ConfigError(
-                    f"{path}.h = {self.h!r} is not allowed: expected a number > 0, 'cell' or '2cell'"
+                    f"{path}.h = {self.h!r} is not allowed: "
+                    "expected a number > 0, 'cell' or '2cell'"
                 )
         elif not self.h > 0:
             raise ConfigError(f"{path}.h = {self.h!r} is not allowed: expected a number > 0")
@@ -435,7 +438,9 @@ def resolve_case_path(case: str) -> Path:
     path = CASES_DIR / f"{case}.toml"
     if not path.exists():
         names = list_cases()
-        raise ConfigError(f"unknown case '{case}'{suggest(case, names)}; allowed: {', '.join(names)}")
+        raise ConfigError(
+            f"unknown case '{case}'{suggest(case, names)}; allowed: {', '.join(names)}"
+        )
     return path
 
 

@@ -42,7 +42,8 @@ class SirenConfig:
         if isinstance(self.omega0, str):
             if self.omega0 != "auto":
                 raise ConfigError(
-                    f"{path}.omega0 = {self.omega0!r} is not allowed: expected a number > 0 or 'auto'"
+                    f"{path}.omega0 = {self.omega0!r} is not allowed: "
+                    "expected a number > 0 or 'auto'"
                 )
         elif not self.omega0 > 0:
             raise ConfigError(
@@ -154,14 +155,16 @@ class ActivationMLP(Field):
     ) -> None:
         super().__init__(domain, out_features)
         dims = [self.in_features] + [hidden_features] * hidden_layers
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self.layers = nn.ModuleList(
+            nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:], strict=True)
+        )
         self.head = nn.Linear(hidden_features, out_features)
         self.acts = list(activations)
         assert len(self.acts) == hidden_layers
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.to_symmetric(x)
-        for layer, act in zip(self.layers, self.acts):
+        for layer, act in zip(self.layers, self.acts, strict=True):
             h = act(layer(h))
         return self.head(h)
 
