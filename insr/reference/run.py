@@ -55,7 +55,7 @@ class GridConfig:
     )
 
     def validate(self, path: str) -> None:
-        from insr.fields import REPRESENTATIONS
+        from insr.fields import field_kinds
 
         if self.resolution and self.match_params_of:
             raise ConfigError(f"{path}: give resolution or match_params_of, not both")
@@ -65,7 +65,7 @@ class GridConfig:
             raise ConfigError(
                 f"{path}.resolution = {self.resolution} is not allowed: expected an integer >= 4"
             )
-        allowed = [k for k in REPRESENTATIONS if k != "grid"]
+        allowed = field_kinds()
         if self.match_params_of and self.match_params_of not in allowed:
             raise ConfigError(
                 f"{path}.match_params_of = {self.match_params_of!r} is not allowed; "
