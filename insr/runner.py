@@ -169,38 +169,22 @@ class Run:
         return sum(f.n_params for f in self.equation.fields.values())
 
     def budgets(self) -> tuple[Budget, Budget]:
+        """Budgets of the step-0 fit (the ``init_*`` solver keys) and of every later step."""
         s = self.cfg.solver
-        init = Budget(
-            lr=s.init_lr,
-            max_iters=s.init_max_iters,
-            min_iters=s.init_min_iters,
-            check_every=s.check_every,
-            rel_tol=s.init_rel_tol,
-            abs_tol=s.init_abs_tol,
-            lr_decay=s.init_lr_decay,
-            lr_decays=s.init_lr_decays,
-            optimizer=s.init_optimizer,
-            resample_every=s.resample_every,
-            switch_after=s.switch_after,
-            lbfgs_history=s.lbfgs_history,
-            lbfgs_resample=s.lbfgs_resample,
-        )
-        step = Budget(
-            lr=s.lr,
-            max_iters=s.max_iters,
-            min_iters=s.min_iters,
-            check_every=s.check_every,
-            rel_tol=s.rel_tol,
-            abs_tol=s.abs_tol,
-            lr_decay=s.lr_decay,
-            lr_decays=s.lr_decays,
-            optimizer=s.optimizer,
-            resample_every=s.resample_every,
-            switch_after=s.switch_after,
-            lbfgs_history=s.lbfgs_history,
-            lbfgs_resample=s.lbfgs_resample,
-        )
-        return init, step
+        shared = {
+            "check_every": s.check_every,
+            "resample_every": s.resample_every,
+            "switch_after": s.switch_after,
+            "lbfgs_history": s.lbfgs_history,
+            "lbfgs_resample": s.lbfgs_resample,
+        }
+
+        def budget(prefix: str, optimizer: str) -> Budget:
+            keys = ("lr", "max_iters", "min_iters", "rel_tol", "abs_tol", "lr_decay", "lr_decays")
+            own = {k: getattr(s, prefix + k) for k in keys}
+            return Budget(**own, optimizer=optimizer, **shared)
+
+        return budget("init_", s.init_optimizer), budget("", s.optimizer)
 
     def snapshot(self, t: float) -> tuple[dict[str, np.ndarray], dict[str, float]]:
         """Logged arrays (reshaped onto the grid) and metrics at time ``t``."""
