@@ -86,7 +86,20 @@ def _fmt(v: float) -> str:
     return str(v)
 
 
-class RunProgress:
+class _LiveProgress:
+    """Context manager around ``self.progress`` (a rich Progress set by the subclass)."""
+
+    progress: Progress
+
+    def __enter__(self):  # noqa: ANN204 - returns the subclass
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)
+
+
+class RunProgress(_LiveProgress):
     """Rich progress for a run: steps bar and the current step's iterations and loss."""
 
     def __init__(self, total_steps: int, first_step: int, max_iters: int, quiet: bool) -> None:
@@ -107,13 +120,6 @@ class RunProgress:
             "steps", total=total_steps + 1, completed=first_step, info=""
         )
         self.iters = self.progress.add_task("iterations", total=max_iters, info="")
-
-    def __enter__(self) -> RunProgress:
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(*exc)
 
     def __call__(self, event: str, data: dict) -> None:
         if self.quiet:
@@ -351,7 +357,7 @@ RepsOpt = Annotated[
 ]
 
 
-class SweepProgress:
+class SweepProgress(_LiveProgress):
     """One progress row per member (steps done), fed by compare.run_sweep's report."""
 
     def __init__(self, quiet: bool) -> None:
@@ -366,13 +372,6 @@ class SweepProgress:
             disable=quiet,
         )
         self.tasks: dict[str, int] = {}
-
-    def __enter__(self) -> SweepProgress:
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(*exc)
 
     def __call__(self, event: str, data: dict) -> None:
         if event == "start":
