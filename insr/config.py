@@ -265,8 +265,10 @@ class SolverConfig:
     lbfgs_history: int = opt(20, check=at_least(1))
     lbfgs_resample: bool = opt(False, doc="L-BFGS: new samples every check_every iterations")
     substeps: int = opt(1, check=at_least(1), doc="sub-steps of dt/substeps per time step")
-    time_scheme: Literal["midpoint", "pade4"] = opt(
-        "midpoint", doc="advection: midpoint rule (2nd order) or Pade(2,2) (4th order)"
+    time_scheme: Literal["midpoint", "pade4", "auto"] = opt(
+        "midpoint",
+        doc="advection: midpoint rule (2nd order), Pade(2,2) (4th order), or auto (pade4 "
+        "where the loss strategy and field allow it, else midpoint)",
     )
     lr: float = opt(1e-3, check=positive, doc="learning rate of each step")
     lr_decay: float = opt(1.0, check=in_range(1e-6, 1.0), doc="lr factor on a stall")

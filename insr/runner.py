@@ -152,6 +152,9 @@ class Run:
             build_cfg = with_omega0(cfg, choice.omega0)
             torch.manual_seed(cfg.run.seed)
         self.equation = build_equation(build_cfg, self.case, self.device, self.dtype)
+        scheme = getattr(self.equation, "time_scheme", None)
+        if scheme is not None:  # the resolved scheme (solver.time_scheme may be "auto")
+            self.extra_attrs["time_scheme"] = scheme
         if cfg.run.compile:
             for f in self.equation.fields.values():
                 if hasattr(f, "compiled"):

@@ -132,3 +132,37 @@ def test_pade4_rejections():
 def test_time_scheme_key_is_validated_with_one_line_error():
     with pytest.raises(ConfigError, match="time_scheme"):
         load_config("advection1d", sets=["solver.time_scheme=rk4"])
+
+
+def test_auto_time_scheme_picks_pade4_only_where_it_is_well_defined():
+    from insr.config import load_config
+    from insr.runner import Run
+
+    def scheme(*sets):
+        cfg = load_config(
+            "advection1d",
+            sets=["eval.resolution=9", "solver.time_scheme=auto", *sets],
+        )
+        return Run(cfg).equation.time_scheme
+
+    assert scheme() == "pade4"  # SIREN, closed-form loss
+    assert scheme("representation.kind=hashgrid") == "midpoint"  # linear: kinks
+    assert (
+        scheme("representation.kind=hashgrid", "representation.hashgrid.interpolation=smoothstep")
+        == "pade4"
+    )
+    assert scheme("derivative.loss=fd") == "midpoint"  # first derivatives only
+
+
+def test_explicit_pade4_on_a_linear_grid_is_refused():
+    import pytest
+
+    from insr.config import ConfigError, load_config
+    from insr.runner import Run
+
+    cfg = load_config(
+        "advection1d",
+        sets=["eval.resolution=9", "solver.time_scheme=pade4", "representation.kind=densegrid"],
+    )
+    with pytest.raises(ConfigError, match="smoothstep"):
+        Run(cfg)

@@ -27,6 +27,8 @@ against ``O(dt^3)`` for (1). ``v^T H v`` comes from
 MLP fields with ``loss = "closed"``, autodiff otherwise). The velocity is taken at the end
 of the step, as in (1); both prescribed velocities are time-independent. pade4 needs an
 exact loss strategy (autodiff or closed) and no gradient supervision.
+``solver.time_scheme = "auto"`` picks pade4 where it is well defined and the midpoint rule
+elsewhere (:func:`resolve_time_scheme`); the choice is stored in the log (``time_scheme``).
 
 Gradient remedies (``[derivative]`` keys; see also README "Gradient toolbox"):
 
@@ -63,7 +65,21 @@ from insr.derivatives.second import value_jacobian_hessian
 from insr.equations.base import SubProblem, boundary_points, frozen_copy, uniform_sampler
 from insr.fields.base import Field
 
-TIME_SCHEMES = ("midpoint", "pade4")
+TIME_SCHEMES = ("midpoint", "pade4", "auto")
+
+
+def resolve_time_scheme(
+    time_scheme: str, field: Field, loss_strategy: str, gradient_supervision: float
+) -> str:
+    """``"auto"``: pade4 where it is well defined -- an exact loss strategy (autodiff or
+    closed), no gradient supervision, and a field with a continuous first derivative
+    (``Field.smooth_hessian``: MLPs, smoothstep grids; a linearly interpolated grid has
+    kinks whose second derivative the scheme cannot see) -- else the midpoint rule."""
+    if time_scheme != "auto":
+        return time_scheme
+    exact = loss_strategy in ("autodiff", "closed")
+    ok = exact and gradient_supervision == 0.0 and getattr(field, "smooth_hessian", True)
+    return "pade4" if ok else "midpoint"
 
 
 def directional_terms(
@@ -127,6 +143,13 @@ class Advection:
             raise ConfigError(
                 "solver.time_scheme = 'pade4' does not support derivative.gradient_supervision"
                 " > 0 (eq. (4) is a midpoint rule); set it to 0 or use 'midpoint'"
+            )
+        time_scheme = resolve_time_scheme(time_scheme, field, loss_strategy, gradient_supervision)
+        if time_scheme == "pade4" and not getattr(field, "smooth_hessian", True):
+            raise ConfigError(
+                "solver.time_scheme = 'pade4' needs a field with a continuous derivative: "
+                "use interpolation = 'smoothstep' for grid fields, or time_scheme = 'auto' "
+                "or 'midpoint'"
             )
         self.time_scheme = time_scheme
         self.case = case

@@ -34,6 +34,8 @@ class Field(nn.Module):
     """
 
     has_closed_form: bool = False
+    #: the field has a continuous first derivative, so second derivatives are meaningful
+    smooth_hessian: bool = True
 
     def __init__(self, domain: Sequence[Sequence[float]], out_features: int) -> None:
         super().__init__()

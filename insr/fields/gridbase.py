@@ -76,6 +76,8 @@ class GridField(Field):
         self.n_levels = int(n_levels)
         self.n_features_per_level = int(n_features_per_level)
         self.interpolation = interpolation
+        # linear interpolation has kinks at cell borders: no usable second derivative
+        self.smooth_hessian = interpolation == "smoothstep"
         self._active = self.n_levels
         self._scales: list[float] = []
         self._resolutions: list[int] = []
