@@ -91,6 +91,20 @@ class _LiveProgress:
 
     progress: Progress
 
+    @staticmethod
+    def _make(quiet: bool, eta: bool) -> Progress:
+        """Bar, k/N, an ``info`` text column, elapsed time (and ETA) on stderr."""
+        columns = [
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+        ]
+        if eta:
+            columns.append(TimeRemainingColumn())
+        return Progress(*columns, console=err_console, disable=quiet)
+
     def __enter__(self):  # noqa: ANN204 - returns the subclass
         self.progress.__enter__()
         return self
@@ -105,17 +119,7 @@ class RunProgress(_LiveProgress):
     def __init__(self, total_steps: int, first_step: int, max_iters: int, quiet: bool) -> None:
         self.quiet = quiet
         self.max_iters = max_iters
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=err_console,
-            disable=quiet,
-            transient=False,
-        )
+        self.progress = self._make(quiet, eta=True)
         self.steps = self.progress.add_task(
             "steps", total=total_steps + 1, completed=first_step, info=""
         )
@@ -362,15 +366,7 @@ class SweepProgress(_LiveProgress):
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(),
-            console=err_console,
-            disable=quiet,
-        )
+        self.progress = self._make(quiet, eta=False)
         self.tasks: dict[str, int] = {}
 
     def __call__(self, event: str, data: dict) -> None:
