@@ -15,197 +15,25 @@ Every key is checked: unknown keys, wrong types and out-of-range values raise
 from __future__ import annotations
 
 import copy
-import dataclasses
-import difflib
-import math
 import tomllib
-import types
-import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from insr.errors import UsageError
+from insr.schema import (  # noqa: F401 - re-exported for callers
+    ConfigError,
+    at_least,
+    from_dict,
+    in_range,
+    opt,
+    positive,
+    suggest,
+    to_dict,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES_DIR = ROOT / "cases"
 CONFIGS_DIR = ROOT / "configs"
-
-
-class ConfigError(UsageError):
-    """A configuration value is unknown, of the wrong type or out of range."""
-
-
-def suggest(name: str, choices: typing.Iterable[str]) -> str:
-    """A ' (did you mean X?)' hint, or '' when nothing is close."""
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-# --------------------------------------------------------------------------- schema
-def _check(path: str, ok: bool, allowed: str, value: Any) -> None:
-    if not ok:
-        raise ConfigError(f"{path} = {value!r} is not allowed: expected {allowed}")
-
-
-def positive(path: str, v: float) -> None:
-    _check(path, v > 0, "a number > 0", v)
-
-
-def at_least(lo: float) -> typing.Callable[[str, float], None]:
-    def check(path: str, v: float) -> None:
-        _check(path, v >= lo, f"a number >= {lo}", v)
-
-    return check
-
-
-def in_range(lo: float, hi: float) -> typing.Callable[[str, float], None]:
-    def check(path: str, v: float) -> None:
-        _check(path, lo <= v <= hi, f"a number in [{lo}, {hi}]", v)
-
-    return check
-
-
-def opt(default: Any = dataclasses.MISSING, check: Any = None, doc: str = "", **kw: Any) -> Any:
-    """A dataclass field with an optional range check and a one-line doc."""
-    md = {"check": check, "doc": doc}
-    if isinstance(default, (list, dict)) or (
-        dataclasses.is_dataclass(default) and not isinstance(default, type)
-    ):
-        return field(default_factory=lambda d=default: copy.deepcopy(d), metadata=md, **kw)
-    return field(default=default, metadata=md, **kw)
-
-
-def _type_name(tp: Any) -> str:
-    origin = typing.get_origin(tp)
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in typing.get_args(tp))
-    if origin is list:
-        (inner,) = typing.get_args(tp) or (Any,)
-        return f"a list of {_type_name(inner)}"
-    if origin is dict:
-        return "a table"
-    if tp is type(None):
-        return "nothing"
-    if tp is float:
-        return "a number"
-    if tp is int:
-        return "an integer"
-    if tp is bool:
-        return "true or false"
-    if tp is str:
-        return "a string"
-    if dataclasses.is_dataclass(tp):
-        return "a table"
-    return getattr(tp, "__name__", str(tp))
-
-
-def _coerce(path: str, tp: Any, value: Any) -> Any:
-    """Convert ``value`` to type ``tp`` or raise ConfigError."""
-    origin = typing.get_origin(tp)
-    if tp is Any:
-        return value
-    if origin is Literal:
-        choices = typing.get_args(tp)
-        if value in choices:
-            return value
-        hint = suggest(str(value), [str(c) for c in choices])
-        raise ConfigError(f"{path} = {value!r} is not allowed: expected {_type_name(tp)}{hint}")
-    if origin in (typing.Union, types.UnionType):
-        errors = []
-        for arg in typing.get_args(tp):
-            try:
-                return _coerce(path, arg, value)
-            except ConfigError as e:
-                errors.append(e)
-        raise ConfigError(f"{path} = {value!r} is not allowed: expected {_type_name(tp)}")
-    if origin is list:
-        (inner,) = typing.get_args(tp) or (Any,)
-        if isinstance(value, tuple):
-            value = list(value)
-        if not isinstance(value, list):
-            raise ConfigError(f"{path} = {value!r} is not allowed: expected {_type_name(tp)}")
-        return [_coerce(f"{path}[{i}]", inner, v) for i, v in enumerate(value)]
-    if origin is dict or tp is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{path} = {value!r} is not allowed: expected a table")
-        return dict(value)
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{path} = {value!r} is not allowed: expected a table")
-        return from_dict(tp, value, path)
-    if tp is type(None):
-        if value is None:
-            return None
-        raise ConfigError(f"{path} = {value!r} is not allowed")
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f"{path} = {value!r} is not allowed: expected true or false")
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer() and math.isfinite(value):
-                return int(value)
-            raise ConfigError(f"{path} = {value!r} is not allowed: expected an integer")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{path} = {value!r} is not allowed: expected a number")
-        if not math.isfinite(value):
-            raise ConfigError(f"{path} = {value!r} is not allowed: expected a finite number")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{path} = {value!r} is not allowed: expected a string")
-        return value
-    raise TypeError(f"unsupported config type {tp!r} at {path}")  # programming error
-
-
-def from_dict(cls: type, data: dict[str, Any], path: str = "") -> Any:
-    """Build dataclass ``cls`` from ``data``, rejecting unknown keys and bad values."""
-    hints = typing.get_type_hints(cls)
-    known = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        where = f"{path}.{key}" if path else key
-        if key not in known:
-            raise ConfigError(
-                f"unknown key '{where}'{suggest(key, known)}; allowed: {', '.join(sorted(known))}"
-            )
-        kwargs[key] = _coerce(where, hints[key], value)
-    for name, f in known.items():
-        if (
-            name not in kwargs
-            and f.default is dataclasses.MISSING
-            and (
-                f.default_factory is dataclasses.MISSING  # type: ignore[misc]
-            )
-        ):
-            where = f"{path}.{name}" if path else name
-            raise ConfigError(f"missing key '{where}' ({_type_name(hints[name])})")
-    obj = cls(**kwargs)
-    for name, f in known.items():
-        check = f.metadata.get("check")
-        value = getattr(obj, name)
-        if check is not None and value is not None and not isinstance(value, str):
-            check(f"{path}.{name}" if path else name, value)
-    validate = getattr(obj, "validate", None)
-    if validate is not None:
-        validate(path)
-    return obj
-
-
-def to_dict(obj: Any) -> Any:
-    """Dataclass -> plain dict (TOML/JSON friendly)."""
-    if dataclasses.is_dataclass(obj):
-        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, (list, tuple)):
-        return [to_dict(v) for v in obj]
-    if isinstance(obj, dict):
-        return {k: to_dict(v) for k, v in obj.items()}
-    return obj
 
 
 # --------------------------------------------------------------------------- sections

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from insr.config import ConfigError, suggest
+from insr.schema import ConfigError, suggest
 
 InitialFn = Callable[[torch.Tensor], torch.Tensor]
 FamilyBuilder = Callable[[dict[str, Any], int, str], tuple[InitialFn, int]]

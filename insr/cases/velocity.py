@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from insr.config import ConfigError, suggest
+from insr.schema import ConfigError, suggest
 
 
 @dataclass

@@ -58,12 +58,12 @@ import torch
 
 from insr.cases import Case
 from insr.cases.velocity import Constant
-from insr.config import ConfigError
 from insr.derivatives import get_strategy
 from insr.derivatives.coarse_to_fine import CoarseToFineSchedule
 from insr.derivatives.second import value_jacobian_hessian
 from insr.equations.base import SubProblem, boundary_points, frozen_copy, uniform_sampler
 from insr.fields.base import Field
+from insr.schema import ConfigError
 
 TIME_SCHEMES = ("midpoint", "pade4", "auto")
 

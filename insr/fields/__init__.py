@@ -9,8 +9,8 @@ import importlib
 from collections.abc import Sequence
 from typing import Any
 
-from insr.config import from_dict, to_dict
 from insr.fields.base import Field
+from insr.schema import from_dict, to_dict
 
 # kind -> (module, config class name, field class name)
 _REGISTRY: dict[str, tuple[str, str, str]] = {

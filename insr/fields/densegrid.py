@@ -27,9 +27,9 @@ from typing import Literal
 import torch
 from torch import nn
 
-from insr.config import ConfigError, at_least, in_range, opt
 from insr.fields.gridbase import GridField, check_memory, mlp_param_count
 from insr.fields.interp import combine_corners, corner_weights, interpolate_levels
+from insr.schema import ConfigError, at_least, in_range, opt
 
 
 @dataclass

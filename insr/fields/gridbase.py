@@ -19,9 +19,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from insr.config import ConfigError
 from insr.fields.base import Field
 from insr.fields.mlp import _Softplus, _Tanh
+from insr.schema import ConfigError
 
 #: Largest parameter memory (float32 bytes) a grid field may allocate.
 MAX_PARAM_BYTES = 4 * 2**30

@@ -40,7 +40,6 @@ from typing import Literal
 import torch
 from torch import nn
 
-from insr.config import ConfigError, at_least, in_range, opt
 from insr.fields.gridbase import GridField, check_memory, mlp_param_count, next_multiple
 from insr.fields.interp import (
     cell_position,
@@ -48,6 +47,7 @@ from insr.fields.interp import (
     corner_weights,
     interpolate_levels,
 )
+from insr.schema import ConfigError, at_least, in_range, opt
 
 #: tiny-cuda-nn ``fast_hash`` primes for the first three dimensions.
 PRIMES = (1, 2654435761, 805459861)

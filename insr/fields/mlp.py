@@ -20,8 +20,8 @@ from typing import Literal
 import torch
 from torch import nn
 
-from insr.config import ConfigError, at_least, opt, positive
 from insr.fields.base import Field
+from insr.schema import ConfigError, at_least, opt, positive
 
 
 @dataclass
