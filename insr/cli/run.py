@@ -1,0 +1,228 @@
+"""`insr run`, `insr info`, `insr cases` (and resume)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from insr.cli.app import (
+    ON_DIVERGE_HELP,
+    RESUME_HELP,
+    ConfigOpt,
+    SetOpt,
+    _fmt,
+    app,
+    console,
+    err_console,
+    user_errors,
+)
+from insr.cli.progress import RunProgress
+
+
+@app.command()
+def run(
+    case: Annotated[
+        str, typer.Argument(help="Case name (see `insr cases`) or path to a case TOML.")
+    ],
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    steps: Annotated[
+        int | None, typer.Option(help="Number of time steps (overrides case.steps).")
+    ] = None,  # noqa: UP045
+    out: Annotated[
+        Path | None, typer.Option(help="Run directory (default outputs/<case>/<name>/).")
+    ] = None,  # noqa: UP045
+    name: Annotated[
+        str | None, typer.Option(help="Run name (default <representation>-<time>).")
+    ] = None,  # noqa: UP045
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace an existing run in the run directory.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress display; print the log path.")
+    ] = False,
+    resume: Annotated[bool, typer.Option(help=RESUME_HELP)] = False,
+    on_diverge: Annotated[str, typer.Option(help=ON_DIVERGE_HELP)] = "stop",
+    tcmalloc: Annotated[
+        bool, typer.Option(help="Re-run under the tcmalloc allocator (LD_PRELOAD).")
+    ] = False,
+) -> None:
+    """Time-step CASE on one representation and log every step to RUN_DIR/run.h5."""
+    from insr.config import load_config
+    from insr.runner import check_on_diverge, default_run_dir, execute
+
+    with user_errors():
+        if tcmalloc:
+            from insr.perf import reexec_with_tcmalloc
+
+            reexec_with_tcmalloc()
+        check_on_diverge(on_diverge)
+        if resume:
+            _resume_run(case, out, config, set_, steps, name, overwrite, quiet, on_diverge)
+            return
+        sets = list(set_ or [])
+        if steps is not None:
+            sets.append(f"case.steps={steps}")
+        if name is not None:
+            sets.append(f"run.name={name!r}" if name else "run.name=''")
+        cfg = load_config(case, [str(c) for c in config or []], sets)
+        run_dir = out if out is not None else default_run_dir(cfg)
+        max_iters = max(cfg.solver.max_iters, cfg.solver.init_max_iters)
+        with RunProgress(cfg.case.steps, 0, max_iters, quiet) as progress:
+            result = execute(
+                cfg, run_dir, overwrite=overwrite, report=_notes(progress), on_diverge=on_diverge
+            )
+        _print_run_summary(result, quiet)
+
+
+def _print_run_summary(result, quiet: bool) -> None:
+    if quiet:
+        console.print(str(result.log_path), highlight=False)
+        return
+    table = Table(title=f"run finished: {result.status}", show_header=True)
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    table.add_row("completed rows", str(result.completed_steps))
+    table.add_row("wall time (s)", f"{result.seconds:.1f}")
+    for k, v in result.last_metrics.items():
+        table.add_row(f"last step: {k}", _fmt(v))
+    table.add_row("log", str(result.log_path))
+    console.print(table)
+
+
+@app.command()
+def info(run_path: Annotated[Path, typer.Argument(help="Run directory or run.h5 file.")]) -> None:
+    """Summarize what a run log holds: config, datasets, metrics at the last step and worst."""
+    import numpy as np
+
+    from insr.log import RunLogReader
+
+    with user_errors(), RunLogReader(run_path) as log:
+        a = log.attrs
+        head = Table(title=str(log.path), show_header=False)
+        head.add_column("key")
+        head.add_column("value")
+        for k in (
+            "case",
+            "representation",
+            "n_params",
+            "status",
+            "completed_steps",
+            "schema",
+            "insr_version",
+            "created",
+            "dt",
+        ):
+            if k in a:
+                head.add_row(k, str(a[k]))
+        console.print(head)
+        ds = Table(title="datasets", show_header=True)
+        ds.add_column("name")
+        ds.add_column("shape (completed rows)")
+        ds.add_column("dtype")
+        for nm in log.names():
+            if nm.startswith("metrics/"):
+                continue
+            d = log.h5[nm]
+            ds.add_row(nm, str((log.n, *d.shape[1:])), str(d.dtype))
+        console.print(ds)
+        metrics = log.metrics()
+        if metrics and log.n:
+            mt = Table(title="metrics", show_header=True)
+            mt.add_column("metric")
+            mt.add_column("first", justify="right")
+            mt.add_column("last", justify="right")
+            mt.add_column("worst (max)", justify="right")
+            for k, v in metrics.items():
+                finite = v[np.isfinite(v)]
+                worst = float(finite.max()) if finite.size else float("nan")
+                mt.add_row(k, _fmt(float(v[0])), _fmt(float(v[-1])), _fmt(worst))
+            console.print(mt)
+
+
+@app.command()
+def cases() -> None:
+    """List the cases shipped in cases/."""
+    from insr.config import CASES_DIR, list_cases, read_toml
+
+    with user_errors():
+        table = Table(title=f"cases ({CASES_DIR})")
+        for col in ("name", "pde", "dim", "dt", "steps", "description"):
+            table.add_column(col)
+        for name in list_cases():
+            c = read_toml(CASES_DIR / f"{name}.toml").get("case", {})
+            table.add_row(
+                name,
+                str(c.get("pde", "?")),
+                str(len(c.get("domain", []))),
+                str(c.get("dt", "?")),
+                str(c.get("steps", "?")),
+                str(c.get("description", "")),
+            )
+        console.print(table)
+
+
+# ----------------------------------------------------------------- run robustness (resume)
+def _notes(progress: RunProgress):
+    """Pass events to the progress display; print a line for each divergence retry."""
+
+    def report(event: str, data: dict) -> None:
+        if event == "retry":
+            err_console.print(
+                f"[yellow]step {data['step']} diverged ({data['name']}); retry {data['attempt']} "
+                f"with learning rate x{data['lr_scale']:g}[/]",
+                highlight=False,
+            )
+        progress(event, data)
+
+    return report
+
+
+def _resume_run(
+    target: str,
+    out: Path | None,
+    config: list[Path] | None,
+    set_: list[str] | None,
+    steps: int | None,
+    name: str | None,
+    overwrite: bool,
+    quiet: bool,
+    on_diverge: str,
+) -> None:
+    """``insr run --resume RUN_DIR`` or ``insr run CASE --out RUN_DIR --resume``."""
+    from insr.errors import UsageError
+    from insr.log import RunLogReader
+    from insr.runner import find_resume_log, plan_resume, resume
+
+    if overwrite:
+        raise UsageError("--resume and --overwrite exclude each other: pick one")
+    if config or name is not None:
+        raise UsageError("--resume uses the config stored in the log: drop --config/--name")
+    if out is not None:
+        path = find_resume_log(out)
+        with RunLogReader(path) as log:
+            stored = str(log.config.get("case", {}).get("name", ""))
+        if target not in (stored, str(out)) and Path(target).resolve() != path.parent.resolve():
+            raise UsageError(f"{out} holds a run of case '{stored}', not '{target}'")
+    else:
+        p = Path(target)
+        if not p.exists():
+            raise UsageError(
+                f"--resume needs a run directory: '{target}' does not exist "
+                "(use `insr run --resume outputs/<case>/<run>` or "
+                "`insr run CASE --out DIR --resume`)"
+            )
+        path = find_resume_log(p)
+    sets = list(set_ or [])
+    if steps is not None:
+        sets.append(f"case.steps={steps}")
+    plan = plan_resume(path, sets)
+    s = plan.cfg.solver
+    with RunProgress(
+        plan.cfg.case.steps, plan.last_step + 1, max(s.max_iters, s.init_max_iters), quiet
+    ) as progress:
+        result = resume(plan, report=_notes(progress), on_diverge=on_diverge)
+    _print_run_summary(result, quiet)
