@@ -3,7 +3,7 @@
 One module per command group; each registers its commands on the shared typer ``app``.
 """
 
-from insr.cli import compare, gradcheck, render, run  # noqa: F401 - registers commands
+from insr.cli import compare, gradcheck, render, run, study  # noqa: F401 - registers commands
 from insr.cli.app import app, main
 
 __all__ = ["app", "main"]

@@ -1,0 +1,120 @@
+"""Run what a study needs (each run once, shared between claims) and evaluate it.
+
+Runs are grouped by case and executed through the sweep machinery of :mod:`insr.compare`
+(workers, resume with a config check, cancellation), into ``OUT/runs/<case>/<run>/``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from insr import compare
+from insr.config import CONFIGS_DIR
+from insr.errors import UsageError
+from insr.schema import suggest
+from insr.study.claims import ClaimResult, evaluate
+from insr.study.report import write_report
+from insr.study.spec import Study, load_study
+
+STUDY_DIR = CONFIGS_DIR / "study"
+
+
+def list_studies() -> dict[str, Path]:
+    """Shipped studies by name (file ``configs/study/<name with _>.toml``)."""
+    return {p.stem.replace("_", "-"): p for p in sorted(STUDY_DIR.glob("*.toml"))}
+
+
+def resolve_study(name_or_path: str) -> Study:
+    """A shipped study name (``noisy-gradients``) or a path to a study TOML."""
+    p = Path(name_or_path)
+    if p.suffix == ".toml" or p.is_file():
+        if not p.is_file():
+            raise UsageError(f"no study file at {p}")
+        return load_study(p)
+    shipped = list_studies()
+    if name_or_path not in shipped:
+        raise UsageError(
+            f"unknown study '{name_or_path}'{suggest(name_or_path, shipped)}; "
+            f"allowed: {', '.join(shipped) or '(none shipped)'} or a study TOML file"
+        )
+    return load_study(shipped[name_or_path])
+
+
+def _case_tag(case: str) -> str:
+    return Path(case).stem if case.endswith(".toml") else case
+
+
+@dataclass
+class StudyOutcome:
+    results: list[ClaimResult]
+    report: Path
+    summary: Path
+    runs: dict[str, compare.MemberOutcome]
+    seconds: float
+
+
+def run_dirs(study: Study, out: Path) -> dict[str, Path]:
+    """Where each run of ``study`` writes its log."""
+    return {n: out / "runs" / _case_tag(r.case) / n for n, r in study.runs.items()}
+
+
+def step_map(study: Study, quick: bool) -> Callable[[str, int], int]:
+    """Full-study step -> the step read under ``--quick`` (scaled by quick_steps / steps)."""
+
+    def mapping(run: str, k: int) -> int:
+        spec = study.runs[run]
+        if not quick or spec.quick_steps is None or spec.steps == 0:
+            return k
+        return round(k * spec.quick_steps / spec.steps)
+
+    return mapping
+
+
+def run_study(
+    study: Study,
+    out: Path,
+    *,
+    quick: bool = False,
+    workers: int | None = None,
+    resume: bool = False,
+    report: Callable[[str, dict[str, Any]], None] | None = None,
+) -> StudyOutcome:
+    """Run every run the claims need (grouped by case), then evaluate and write the report."""
+    t0 = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    dirs = run_dirs(study, out)
+    by_case: dict[str, list[str]] = {}
+    for name, spec in study.runs.items():
+        by_case.setdefault(spec.case, []).append(name)
+    outcomes: dict[str, compare.MemberOutcome] = {}
+    for case, names in by_case.items():
+        members = [
+            compare.Member(
+                name=n,
+                sets=[
+                    *study.runs[n].overrides(quick),
+                    f"case.steps={study.runs[n].n_steps(quick)}",
+                ],
+            )
+            for n in names
+        ]
+        done = compare.run_sweep(
+            kind="representations",
+            case=case,
+            members=members,
+            compare_dir=dirs[names[0]].parent,
+            workers=workers,
+            resume=resume,
+            report=report,
+        )
+        outcomes.update({o.name: o for o in done})
+    logs = {n: (d if (d / "run.h5").exists() else None) for n, d in dirs.items()}
+    results = evaluate(study, logs, step_map(study, quick))
+    seconds = time.perf_counter() - t0
+    meta = {"quick": quick, "wall_seconds": seconds, "out": str(out)}
+    rep, summ = write_report(study, results, logs, out, meta)
+    return StudyOutcome(results, rep, summ, outcomes, seconds)

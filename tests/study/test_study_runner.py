@@ -1,0 +1,103 @@
+"""`insr study` end to end on a user-written study: shared runs, report, resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+from typer.testing import CliRunner
+
+from insr.cli import app
+
+TINY = (
+    '"eval.resolution=33", "solver.max_iters=20", "solver.init_max_iters=30", '
+    '"solver.check_every=10", "solver.samples=200", "run.threads=1", "run.device=cpu"'
+)
+STUDY = f"""
+[study]
+name = "tiny"
+description = "two claims sharing one run"
+
+[run.w5]
+case = "advection1d"
+steps = 2
+set = ["representation.siren.omega0=5.0", {TINY}]
+
+[run.w30]
+case = "advection1d"
+steps = 2
+set = ["representation.siren.omega0=30.0", {TINY}]
+
+[[claim]]
+id = "A"
+text = "omega0 = 30 is noisier than omega0 = 5 at step 2"
+kind = "compare"
+left = "w30:gradient_noise_autodiff@2"
+op = ">"
+factor = 1.0
+right = "w5:gradient_noise_autodiff@2"
+
+[[claim]]
+id = "B"
+text = "the omega0 = 5 field error grows from step 0 to step 2"
+kind = "growth"
+quantity = "w5:field_max_error@0"
+to_step = "2"
+op = ">"
+threshold = 0.0
+"""
+
+
+def _metric(run_dir: Path, name: str, step: int) -> float:
+    with h5py.File(run_dir / "run.h5", "r", locking=False) as h5:
+        row = int(np.nonzero(h5["step"][()] == step)[0][0])
+        return float(h5[f"metrics/{name}"][row])
+
+
+def test_study_runs_each_run_once_reports_and_resumes(tmp_path: Path) -> None:
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(STUDY)
+    out = tmp_path / "study"
+    r = CliRunner().invoke(app, ["study", str(spec), "--out", str(out), "--workers", "1", "-q"])
+    assert r.exit_code == 0, r.output
+    runs = sorted(p.name for p in (out / "runs" / "advection1d").iterdir() if p.is_dir())
+    assert runs == ["w30", "w5"]  # w5 is named by both claims and run once
+    summary = json.loads((out / "summary.json").read_text())
+    by_id = {c["id"]: c for c in summary["claims"]}
+    w5, w30 = out / "runs" / "advection1d" / "w5", out / "runs" / "advection1d" / "w30"
+    a, b = _metric(w30, "gradient_noise_autodiff", 2), _metric(w5, "gradient_noise_autodiff", 2)
+    assert by_id["A"]["verdict"] == ("reproduced" if a > b else "not reproduced")
+    assert [v["value"] for v in by_id["A"]["values"]] == [a, b]
+    e0, e2 = _metric(w5, "field_max_error", 0), _metric(w5, "field_max_error", 2)
+    assert by_id["B"]["verdict"] == ("reproduced" if e2 > e0 else "not reproduced")
+    report = (out / "report.md").read_text()
+    assert "## A:" in report and "## B:" in report
+    assert (out / "claim-A.png").stat().st_size > 1000 and (out / "claim-B.png").exists()
+
+    before = {n: (out / "runs/advection1d" / n / "run.h5").stat().st_mtime_ns for n in runs}
+    r = CliRunner().invoke(
+        app, ["study", str(spec), "--out", str(out), "--workers", "1", "-q", "--resume"]
+    )
+    assert r.exit_code == 0, r.output
+    after = {n: (out / "runs/advection1d" / n / "run.h5").stat().st_mtime_ns for n in runs}
+    assert after == before  # complete runs with the same config are not run again
+    assert (
+        json.loads((out / "summary.json").read_text())["claims"][0]["values"]
+        == by_id["A"]["values"]
+    )
+
+
+def test_unknown_study_is_one_line(tmp_path: Path) -> None:
+    r = CliRunner().invoke(app, ["study", "noisy-gradient"])
+    assert r.exit_code == 2
+    assert "did you mean 'noisy-gradients'" in r.output
+
+
+def test_shipped_study_parses_with_every_claim_of_the_study() -> None:
+    from insr.study.execute import resolve_study
+
+    s = resolve_study("noisy-gradients")
+    ids = {c.id.split("-")[0] for c in s.claims}
+    assert ids == {f"C{i}" for i in range(1, 9)}
