@@ -16,6 +16,7 @@ import sys
 from insr.errors import UsageError
 
 TCMALLOC_ENV = "INSR_TCMALLOC"  # explicit path to libtcmalloc_minimal.so*
+REEXEC_ENV = "INSR_TCMALLOC_REEXEC"  # set in the re-executed process: never re-exec twice
 SEARCH = (
     "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so*",
     "/usr/lib/aarch64-linux-gnu/libtcmalloc_minimal.so*",
@@ -29,7 +30,12 @@ def find_tcmalloc() -> str | None:
     """Path of libtcmalloc_minimal (``$INSR_TCMALLOC`` first), or None."""
     explicit = os.environ.get(TCMALLOC_ENV)
     if explicit:
-        return explicit if os.path.exists(explicit) else None
+        if "tcmalloc" not in os.path.basename(explicit):
+            raise UsageError(
+                f"{TCMALLOC_ENV}={explicit} is not allowed: expected the path of a "
+                "libtcmalloc*.so library"
+            )
+        return explicit if os.path.isfile(explicit) else None
     for pattern in SEARCH:
         hits = sorted(glob.glob(pattern))
         if hits:
@@ -42,9 +48,11 @@ def tcmalloc_active() -> bool:
 
 
 def reexec_with_tcmalloc(argv: list[str] | None = None) -> None:
-    """Re-execute ``python -m insr <argv>`` with tcmalloc preloaded; returns only when it
-    is already active. Raises :class:`UsageError` when the library is not installed."""
-    if tcmalloc_active():
+    """Re-execute ``python -P -m insr <argv>`` with tcmalloc preloaded; returns only when it
+    is already active or this process is the re-executed one. Raises :class:`UsageError`
+    when the library is not installed. ``-P`` keeps the working directory off the import
+    path, so a ``.py`` file next to a downloaded case is never imported by accident."""
+    if tcmalloc_active() or os.environ.get(REEXEC_ENV):
         return
     lib = find_tcmalloc()
     if lib is None:
@@ -55,7 +63,8 @@ def reexec_with_tcmalloc(argv: list[str] | None = None) -> None:
         )
     env = dict(os.environ)
     env["LD_PRELOAD"] = f"{lib}:{env['LD_PRELOAD']}" if env.get("LD_PRELOAD") else lib
+    env[REEXEC_ENV] = "1"
     args = sys.argv[1:] if argv is None else argv
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(sys.executable, [sys.executable, "-m", "insr", *args], env)
+    os.execve(sys.executable, [sys.executable, "-P", "-m", "insr", *args], env)
