@@ -383,6 +383,9 @@ class RunLogWriter:
             self._sync()
         with contextlib.suppress(Exception):
             self.h5.close()
+        if len(self.grid) == 2:  # a derived view: a failure here loses no data
+            with contextlib.suppress(Exception):
+                export_xdmf(self.path)
 
 
 ROOT_COORDS = ("/x", "/y", "/z", "/channel")
@@ -568,6 +571,21 @@ def open_readonly(path: str | Path) -> h5py.File:
             if "flag values don't match" not in str(e):
                 raise
     raise err
+
+
+def export_xdmf(path: str | Path) -> Path | None:
+    """Write (or refresh) ``run.xdmf`` + ``run.xdmf.h5`` beside the 2D run log at ``path``
+    for its completed rows (works on a live run); returns the ``.xdmf`` path, or None for
+    a log that is not 2D. The writer calls this when it closes."""
+    from insr.xdmf import write_xdmf
+
+    with RunLogReader(path) as r:
+        try:
+            return write_xdmf(r.h5, r.path, r.n, r.names())
+        except OSError as e:
+            raise UsageError(
+                f"cannot write the XDMF sidecar of {r.path}: {describe_oserror(e)}"
+            ) from None
 
 
 def resolve_log_path(path: str | Path) -> Path:
