@@ -188,8 +188,21 @@ def test_xdmf_sidecar_of_a_2d_run_parses_with_meshio_and_points_at_the_rows(log2
             np.testing.assert_array_equal(pd["gradient_fd"], grad[k].reshape(n, 2))
 
 
-def test_a_1d_run_has_no_xdmf_sidecar(log1d):
+def test_export_xdmf_rewrites_the_sidecar_and_skips_1d_runs(log1d, log2d, tmp_path):
+    import shutil
+
+    from insr.log import export_xdmf
+
     assert not log1d.with_suffix(".xdmf").exists()
+    assert export_xdmf(log1d) is None
+    run = tmp_path / "copy"
+    run.mkdir()
+    shutil.copy(log2d, run / "run.h5")  # no sidecar: rebuild it from the log alone
+    assert export_xdmf(run) == run / "run.xdmf"
+    with meshio.xdmf.TimeSeriesReader(run / "run.xdmf") as r:
+        r.read_points_cells()
+        _, pd, _ = r.read_data(2)
+    np.testing.assert_array_equal(pd["exact_field"], _raw(log2d, "exact/field")[2].reshape(-1, 1))
 
 
 # ---------------------------------------------------------------------------- open_run
