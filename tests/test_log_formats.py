@@ -310,3 +310,25 @@ def test_a_live_run_is_readable_while_its_writer_holds_the_lock(tmp_path):
     assert proc.returncode == 0, err
     with RunLogReader(log) as r:
         assert r.n == 31 and r.status == "complete"
+
+
+def test_a_resumed_run_keeps_its_dimension_scales_and_group_coordinates(tmp_path):
+    from typer.testing import CliRunner
+
+    from insr.cli import app
+
+    out = tmp_path / "r"
+    sets = [a for s in [*TINY, "eval.resolution=9"] for a in ("--set", s)]
+    res = CliRunner().invoke(
+        app, ["run", "advection1d", "--steps", "1", "--out", str(out), "-q", *sets]
+    )
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(app, ["run", "--resume", str(out), "--steps", "3", "-q"])
+    assert res.exit_code == 0, res.output
+    log = out / "run.h5"
+    for group, var in [(None, "field"), ("gradient", "fd"), ("metrics", "loss")]:
+        ds = xr.open_dataset(log, engine="h5netcdf", group=group)
+        assert ds[var].sizes["step"] == 4, group
+        np.testing.assert_array_equal(ds["step"].values, [0, 1, 2, 3])
+        np.testing.assert_array_equal(ds["time"].values, _raw(log, "time"))
+        ds.close()
