@@ -14,6 +14,14 @@ Layout (schema :data:`SCHEMA`)::
                           gradient_noise_<s>, loss, iterations, wall_seconds, ...
     /<other>/...          equation-specific arrays (e.g. /fluid/pressure)
     /checkpoint           latest weights + RNG states for --resume (attrs: meta JSON, complete)
+    /x, /y, /channel      netCDF-4 coordinate variables (dimension scales) of the root group;
+    /<group>/step, time, x, y, channel, axis   the same per data group (attr insr_coordinate)
+
+Every per-step dataset has one row per logged step (NaN-padded where it does not apply),
+dimension scales (step, x[, y][, channel][, axis]) and ``units``/``long_name`` attributes
+(:data:`VARIABLE_DOCS`), so h5netcdf/xarray read it as netCDF-4. 2D logs get an XDMF sidecar
+when the writer closes (:func:`export_xdmf`, :mod:`insr.xdmf`). Readers never take the HDF5
+file lock (:func:`open_readonly`), so a live run can be read.
 
 Crash safety (measured, see README "Robustness"):
 
