@@ -9,3 +9,15 @@ import os as _os
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
+
+# The public API, imported on first use so that `import insr` stays light (no torch, no h5py).
+_API = {"open_run": "insr.results", "RunData": "insr.results"}
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        import importlib
+
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'insr' has no attribute {name!r}")

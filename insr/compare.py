@@ -181,13 +181,13 @@ def latest_compare_dir(case_name: str, kind: SweepKind, repr_name: str | None = 
 
 def log_status(run_dir: Path) -> str | None:
     """Status attribute of ``run_dir/run.h5`` or None when there is no readable log."""
-    import h5py
+    from insr.log import open_readonly
 
     p = run_dir / "run.h5"
     if not p.exists():
         return None
     try:
-        with h5py.File(p, "r", locking=False) as h5:
+        with open_readonly(p) as h5:
             return str(h5.attrs.get("status", "unknown"))
     except OSError:
         return None

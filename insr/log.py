@@ -14,6 +14,14 @@ Layout (schema :data:`SCHEMA`)::
                           gradient_noise_<s>, loss, iterations, wall_seconds, ...
     /<other>/...          equation-specific arrays (e.g. /fluid/pressure)
     /checkpoint           latest weights + RNG states for --resume (attrs: meta JSON, complete)
+    /x, /y, /channel      netCDF-4 coordinate variables (dimension scales) of the root group;
+    /<group>/step, time, x, y, channel, axis   the same per data group (attr insr_coordinate)
+
+Every per-step dataset has one row per logged step (NaN-padded where it does not apply),
+dimension scales (step, x[, y][, channel][, axis]) and ``units``/``long_name`` attributes
+(:data:`VARIABLE_DOCS`), so h5netcdf/xarray read it as netCDF-4. 2D logs get an XDMF sidecar
+when the writer closes (:func:`export_xdmf`, :mod:`insr.xdmf`). Readers never take the HDF5
+file lock (:func:`open_readonly`), so a live run can be read.
 
 Crash safety (measured, see README "Robustness"):
 
@@ -71,12 +79,155 @@ def describe_oserror(e: OSError) -> str:
     return e.strerror or str(e) or type(e).__name__
 
 
+# ------------------------------------------------------------ netCDF-4 dimension scales
+# Every per-step dataset has dimensions (step, x[, y[, z]][, channel][, axis]) attached as
+# HDF5 dimension scales in the netCDF-4 convention, so h5netcdf/xarray see named dimensions
+# with coordinates. netCDF dimensions are per group, so each group holding per-step data
+# (gradient, exact, metrics, fluid, ...) carries its own small copies of the coordinates
+# (marked with the attribute COORD_ATTR; :meth:`RunLogReader.names` leaves them out).
+# Units are the case's own: cases are stated in nondimensional length and time units.
+STEP_COORDS = ("step", "time")
+COORD_ATTR = "insr_coordinate"
+LENGTH, TIME, FIELD = "case length unit", "case time unit", "case field unit"
+NOT_A_VARIABLE = "This is a netCDF dimension but not a netCDF variable"
+
+# name -> (units or None, long_name); "<s>" / "<k>" stand for a strategy / sub-problem name
+VARIABLE_DOCS: dict[str, tuple[str | None, str]] = {
+    "step": ("1", "time-step index (0 = fit of the initial condition)"),
+    "time": (TIME, "simulation time t = step * dt"),
+    "x": (LENGTH, "x coordinate of the nodal evaluation grid (box faces included)"),
+    "y": (LENGTH, "y coordinate of the nodal evaluation grid (box faces included)"),
+    "z": (LENGTH, "z coordinate of the nodal evaluation grid (box faces included)"),
+    "channel": ("1", "field component index (u_i)"),
+    "axis": ("1", "derivative direction index j of d u_i / d x_j (0 = x, 1 = y, 2 = z)"),
+    "field": (FIELD, "field u of the neural representation on the evaluation grid"),
+    "gradient/<s>": (f"{FIELD} / {LENGTH}", "Jacobian d u_i / d x_j by derivative strategy <s>"),
+    "exact/field": (FIELD, "exact (or reference) field u*"),
+    "exact/gradient": (f"{FIELD} / {LENGTH}", "exact (or reference) Jacobian d u*_i / d x_j"),
+    "fluid/vorticity": (f"1 / {TIME}", "vorticity dv/dx - du/dy (first logged strategy)"),
+    "fluid/divergence": (f"1 / {TIME}", "divergence du/dx + dv/dy (first logged strategy)"),
+    "fluid/pressure": (None, "pressure field output divided by dt (p / dt)"),
+    "metrics/field_rmse": (FIELD, "sqrt(mean((u - u*)^2)) over the evaluation grid"),
+    "metrics/field_max_error": (FIELD, "max |u - u*| over the evaluation grid"),
+    "metrics/gradient_rel_error_<s>": (
+        "1",
+        "||grad u - grad u*||_2 / ||grad u*||_2 over the grid, gradient by strategy <s>",
+    ),
+    "metrics/gradient_noise_<s>": (
+        "1",
+        "high-wavenumber part of the gradient error (strategy <s>) relative to ||grad u*||_2 "
+        "(even extension, modes above 2x the band holding 99.9% of the exact gradient energy)",
+    ),
+    "metrics/loss": (None, "sum over the step's sub-problems of the final training loss"),
+    "metrics/loss_<k>": (None, "final training loss of sub-problem <k> (NaN: not in this step)"),
+    "metrics/iterations": ("1", "optimizer iterations of the step, all sub-problems"),
+    "metrics/iterations_<k>": ("1", "optimizer iterations of sub-problem <k> (NaN: not run)"),
+    "metrics/wall_seconds": ("s", "wall-clock seconds of the step's optimization"),
+    "metrics/retries": ("1", "retries of the step after a divergence (--on-diverge retry)"),
+    "metrics/kinetic_energy": (f"{LENGTH}^4 / {TIME}^2", "1/2 integral |u|^2 dA (trapezoid)"),
+    "metrics/enstrophy": (f"{LENGTH}^2 / {TIME}^2", "1/2 integral vorticity^2 dA (trapezoid)"),
+    "metrics/divergence_rms": (f"1 / {TIME}", "RMS of fluid/divergence over the grid"),
+    "metrics/velocity_rel_error": ("1", "||u - u*||_2 / ||u*||_2"),
+    "metrics/vorticity_rel_error": ("1", "||w - w*||_2 / ||w*||_2, w = vorticity"),
+}
+
+
+def describe(name: str) -> tuple[str | None, str] | None:
+    """(units, long_name) of a logged variable by its path, or None when undocumented."""
+    if name in VARIABLE_DOCS:
+        return VARIABLE_DOCS[name]
+    for key, (units, doc) in VARIABLE_DOCS.items():
+        tag = "<s>" if "<s>" in key else "<k>" if "<k>" in key else None
+        head = key.split(tag)[0] if tag else ""
+        if tag and name.startswith(head) and len(name) > len(head):
+            return units, doc.replace(tag, repr(name[len(head) :]))
+    return None
+
+
+def _label(ds: h5py.Dataset, name: str) -> None:
+    doc = describe(name)
+    if doc is None:
+        return
+    units, long_name = doc
+    if units is not None:
+        ds.attrs["units"] = units
+    ds.attrs["long_name"] = long_name
+
+
+def _static_coords(
+    g: h5py.Group, axes: list[np.ndarray], channels: int, needed: tuple[str, ...]
+) -> None:
+    """Coordinate variables among x, y, z, channel, axis of group ``g`` (copies are small)."""
+    values = {name: np.asarray(ax) for name, ax in zip(AXES, axes, strict=False)}
+    values["channel"] = np.arange(channels, dtype=np.int64)
+    values["axis"] = np.arange(len(axes), dtype=np.int64)
+    for name in needed:
+        if name in g or name not in values or not len(values[name]):
+            continue
+        ds = g.create_dataset(name, data=values[name])
+        ds.make_scale(name)
+        _label(ds, name)
+        if g.name != "/":
+            ds.attrs[COORD_ATTR] = 1
+
+
+def _step_coord(g: h5py.Group, name: str) -> h5py.Dataset:
+    dtype = np.int64 if name == "step" else np.float64
+    ds = g.create_dataset(
+        name,
+        shape=(0,),
+        maxshape=(None,),
+        dtype=dtype,
+        chunks=(1024,),
+        fillvalue=0 if name == "step" else np.nan,
+    )
+    if name == "step":
+        ds.make_scale("step")
+    else:
+        ds.dims[0].attach_scale(g["step"])
+    _label(ds, name)
+    if g.name != "/":
+        ds.attrs[COORD_ATTR] = 1
+    return ds
+
+
+def _is_scale(ds: h5py.Dataset) -> bool:
+    return bool(h5py.h5ds.is_scale(ds.id))
+
+
+def _dim_names(shape: tuple[int, ...], grid: tuple[int, ...], channels: int) -> list[str]:
+    """Dimension names of a per-step dataset of ``shape`` (step first), or [] if unknown."""
+    nd = len(grid)
+    rest = shape[1:]
+    if not rest:
+        return ["step"]
+    if tuple(rest[:nd]) != grid:
+        return []
+    names = ["step", *AXES[:nd]]
+    tail = rest[nd:]
+    if len(tail) >= 1:
+        if tail[0] != channels:
+            return []
+        names.append("channel")
+    if len(tail) == 2:
+        if tail[1] != nd:
+            return []
+        names.append("axis")
+    return names if len(names) == len(shape) else []
+
+
 class RunLogWriter:
     """Appends one row per logged step; flushes (and fsyncs) after each."""
 
     def __init__(self, path: Path, h5: h5py.File) -> None:
         self.path = path
         self.h5 = h5
+        self.axes = [h5[f"grid/{a}"][()] for a in AXES if f"grid/{a}" in h5]
+        self.grid = tuple(len(a) for a in self.axes)
+        self.channels = int(h5.attrs.get("channels", 0))
+        # scales only in logs created with them (a resumed older log stays as it was)
+        self.scaled = "step" in h5 and _is_scale(h5["step"])
+        self.per_step = [ds for ds in _datasets(h5) if ds.shape and ds.maxshape[0] is None]
 
     @classmethod
     def create(
@@ -96,6 +247,9 @@ class RunLogWriter:
                     h5.attrs[k] = v
                 for name, ax in zip(AXES, axes, strict=False):
                     h5.create_dataset(f"grid/{name}", data=ax)
+                _static_coords(h5, axes, int(attrs.get("channels", 0)), (*AXES, "channel"))
+                for name in STEP_COORDS:
+                    _step_coord(h5, name)
             os.replace(tmp, path)
             h5 = h5py.File(path, "r+", libver=LIBVER)
         except OSError as e:
@@ -138,29 +292,28 @@ class RunLogWriter:
     def append(self, arrays: dict[str, np.ndarray], metrics: dict[str, float]) -> None:
         """Write one row (all arrays and metrics), flush, then advance completed_steps.
 
+        Every per-step dataset gets the row: one not in ``arrays``/``metrics`` this time is
+        padded with its fill value (NaN for floats), so all have one row per logged step.
         Raises :class:`LogWriteError` on an I/O error; ``completed_steps`` then still counts
         only the rows written before.
         """
         row = self.completed_steps
         items = dict(arrays)
         items.update({f"metrics/{k}": np.asarray(v, dtype=np.float64) for k, v in metrics.items()})
+        coords = {k: np.asarray(items[k]) for k in STEP_COORDS if k in items}
         try:
             for name, value in items.items():
                 value = np.asarray(value)
-                if name not in self.h5:
-                    ds = self.h5.create_dataset(
-                        name,
-                        shape=(0, *value.shape),
-                        maxshape=(None, *value.shape),
-                        dtype=value.dtype,
-                        chunks=(1, *value.shape) if value.ndim else (1024,),
-                        fillvalue=np.nan if value.dtype.kind == "f" else 0,
-                    )
-                else:
-                    ds = self.h5[name]
+                ds = self.h5[name] if name in self.h5 else self._create(name, value, row)
                 if ds.shape[0] < row + 1:
                     ds.resize(row + 1, axis=0)
                 ds[row] = value
+            for ds in self.per_step:  # group coordinate copies, datasets absent this row
+                if ds.shape[0] < row + 1:
+                    ds.resize(row + 1, axis=0)
+                    base = ds.name.rsplit("/", 1)[-1]
+                    if base in coords and COORD_ATTR in ds.attrs:
+                        ds[row] = coords[base]
             self.h5.flush()
             self.h5.attrs["completed_steps"] = row + 1
             self._sync()
@@ -168,6 +321,36 @@ class RunLogWriter:
             raise LogWriteError(
                 f"writing row {row} to {self.path} failed: {describe_oserror(e)}", e
             ) from None
+
+    def _create(self, name: str, value: np.ndarray, row: int) -> h5py.Dataset:
+        """A new per-step dataset for ``value`` rows, with dimension scales and labels."""
+        parent, _, _ = name.rpartition("/")
+        g = self.h5.require_group(parent) if parent else self.h5
+        if self.scaled and g.name != "/" and "step" not in g:
+            for c in STEP_COORDS:  # this group's copies, filled for the rows before it
+                cds = _step_coord(g, c)
+                if row:
+                    cds.resize(row, axis=0)
+                    cds[:row] = self.h5[c][:row]
+                self.per_step.append(cds)
+        ds = g.create_dataset(
+            name.rpartition("/")[2],
+            shape=(0, *value.shape),
+            maxshape=(None, *value.shape),
+            dtype=value.dtype,
+            chunks=(1, *value.shape) if value.ndim else (1024,),
+            fillvalue=np.nan if value.dtype.kind == "f" else 0,
+        )
+        self.per_step.append(ds)
+        if self.scaled:
+            dims = _dim_names(ds.shape, self.grid, self.channels)
+            _static_coords(g, self.axes, self.channels, tuple(dims[1:]))
+            for i, d in enumerate(dims):
+                ds.dims[i].attach_scale(g[d])
+            if dims and "time" in g:
+                ds.attrs["coordinates"] = "time"
+            _label(ds, name)
+        return ds
 
     def save_checkpoint(self, state: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         """Replace the checkpoint group with ``state`` (name -> array) and JSON ``meta``.
@@ -208,6 +391,17 @@ class RunLogWriter:
             self._sync()
         with contextlib.suppress(Exception):
             self.h5.close()
+        if len(self.grid) == 2:  # a derived view: a failure here loses no data
+            with contextlib.suppress(Exception):
+                export_xdmf(self.path)
+
+
+ROOT_COORDS = ("/x", "/y", "/z", "/channel")
+
+
+def _is_coordinate(ds: h5py.Dataset) -> bool:
+    """A group's copy of a coordinate (not data of its own)."""
+    return COORD_ATTR in ds.attrs
 
 
 def _datasets(h5: h5py.Group) -> list[h5py.Dataset]:
@@ -233,7 +427,7 @@ class RunLogReader:
     def __init__(self, path: str | Path) -> None:
         self.path = resolve_log_path(path)
         try:
-            self.h5 = h5py.File(self.path, "r", locking=False)
+            self.h5 = open_readonly(self.path)
         except OSError as e:
             why = str(e).split("(")[-1].rstrip(")") if "(" in str(e) else describe_oserror(e)
             raise UsageError(
@@ -323,7 +517,11 @@ class RunLogReader:
     def names(self) -> list[str]:
         """Per-step dataset names (relative, e.g. 'field', 'gradient/fd', 'metrics/loss')."""
         with self._reading("/"):
-            return [ds.name.lstrip("/") for ds in _datasets(self.h5)]
+            return [
+                ds.name.lstrip("/")
+                for ds in _datasets(self.h5)
+                if not _is_coordinate(ds) and ds.name not in ROOT_COORDS
+            ]
 
     def has(self, name: str) -> bool:
         return name in self.h5
@@ -344,10 +542,58 @@ class RunLogReader:
             return self.h5[name][: self.n]
 
     def metrics(self) -> dict[str, np.ndarray]:
+        """Per-step metrics by name, each with one value per completed row (NaN-padded
+        where an older log stored fewer rows)."""
         with self._reading("metrics"):
             if "metrics" not in self.h5:
                 return {}
-            return {k: self.h5["metrics"][k][: self.n] for k in self.h5["metrics"]}
+            n, out = self.n, {}
+            for k, ds in self.h5["metrics"].items():
+                if not isinstance(ds, h5py.Dataset) or _is_coordinate(ds):
+                    continue
+                v = np.asarray(ds[:n], dtype=np.float64)
+                if len(v) < n:
+                    v = np.concatenate([v, np.full(n - len(v), np.nan)])
+                out[k] = v
+            return out
+
+
+def open_readonly(path: str | Path) -> h5py.File:
+    """Open an HDF5 file for reading without taking the HDF5 file lock, so a live run
+    (whose writer holds the write lock) can be read. When this process already has the
+    file open with other locking flags (an h5py handle left open in a notebook), HDF5
+    refuses mismatched flags: reuse theirs instead."""
+    try:
+        return h5py.File(path, "r", locking=False)
+    except TypeError:  # h5py < 3.5 has no locking argument: the environment decides
+        os.environ["HDF5_USE_FILE_LOCKING"] = "FALSE"
+        return h5py.File(path, "r")
+    except OSError as e:
+        if "flag values don't match" not in str(e):
+            raise
+        err = e
+    for locking in (None, True, "best-effort"):
+        try:
+            return h5py.File(path, "r", locking=locking)
+        except OSError as e:
+            if "flag values don't match" not in str(e):
+                raise
+    raise err
+
+
+def export_xdmf(path: str | Path) -> Path | None:
+    """Write (or refresh) ``run.xdmf`` + ``run.xdmf.h5`` beside the 2D run log at ``path``
+    for its completed rows (works on a live run); returns the ``.xdmf`` path, or None for
+    a log that is not 2D. The writer calls this when it closes."""
+    from insr.xdmf import write_xdmf
+
+    with RunLogReader(path) as r:
+        try:
+            return write_xdmf(r.h5, r.path, r.n, r.names())
+        except OSError as e:
+            raise UsageError(
+                f"cannot write the XDMF sidecar of {r.path}: {describe_oserror(e)}"
+            ) from None
 
 
 def resolve_log_path(path: str | Path) -> Path:
@@ -376,7 +622,7 @@ def _group_arrays(g: h5py.Group) -> dict[str, np.ndarray]:
 def checkpoint(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
     """Latest complete checkpoint of a log (arrays by name, metadata), or None if none."""
     try:
-        with h5py.File(path, "r", locking=False) as h5:
+        with open_readonly(path) as h5:
             for name in (CKPT, CKPT_NEW):
                 g = h5.get(name)
                 if g is None or not g.attrs.get("complete", 0):

@@ -214,7 +214,7 @@ def test_kill_inside_every_hdf5_call_of_a_row_and_checkpoint(tmp_path):
     """Deterministic kill -9 at each h5py call of the write path: the log always opens,
     holds exactly completed_steps correct rows, and its checkpoint is at most one behind."""
     seen = set()
-    for kill_at in range(1, 75, 2):
+    for kill_at in range(1, 115, 2):  # ~110 h5py calls for 4 rows + checkpoints
         path = tmp_path / f"k{kill_at}.h5"
         _fork_writer_killed_at(path, kill_at)
         if not path.exists():  # killed before the log was renamed into place
