@@ -443,6 +443,17 @@ def preset_layer(kind: str, pde: str, dim: int, case: str) -> tuple[dict[str, An
     return layer, names
 
 
+def _matched_kind(rep: dict[str, Any]) -> str:
+    """The kind an equal-memory grid matches (``representation.grid.match_params_of``)."""
+    if rep.get("kind") != "grid":
+        return ""
+    grid = rep.get("grid", {})
+    m = rep.get(
+        "match_params_of", grid.get("match_params_of", "") if isinstance(grid, dict) else ""
+    )
+    return m if isinstance(m, str) and m in REPRESENTATIONS and m != "grid" else ""
+
+
 def _with_presets(raw: dict[str, Any]) -> dict[str, Any]:
     """``raw`` merged above the presets of its kind, PDE and dimension (recorded in
     ``run.presets``); left alone when those cannot be read (validation reports it)."""
@@ -455,6 +466,13 @@ def _with_presets(raw: dict[str, Any]) -> dict[str, Any]:
     if pde not in PDES or not isinstance(domain, list) or not isinstance(name, str):
         return raw
     layer, names = preset_layer(kind, pde, len(domain), name)
+    matched = _matched_kind(rep)
+    if matched:
+        # an equal-memory grid is sized by the matched kind as it runs on this case
+        m_layer, m_names = preset_layer(matched, pde, len(domain), name)
+        if "representation" in m_layer:
+            layer = merge({"representation": m_layer["representation"]}, layer)
+            names = [f"{n} [representation.{matched}]" for n in m_names] + names
     out = merge(layer, raw)
     run = out.setdefault("run", {})
     if isinstance(run, dict):
