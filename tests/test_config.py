@@ -97,21 +97,21 @@ def fresh_warnings():
 def test_solver_init_is_a_nested_budget():
     cfg = load_config("advection1d", sets=["solver.init.lr=0.02", "solver.init.max_iters=7"])
     assert cfg.solver.init.lr == 0.02 and cfg.solver.init.max_iters == 7
-    assert cfg.solver.init.optimizer == "lbfgs"  # advection1d's preset
+    assert cfg.solver.init.optimizer == load_config("advection1d").solver.init.optimizer
     assert not any(k.startswith("init_") for k in cfg.as_dict()["solver"])
 
 
 def test_budgets_read_solver_and_solver_init():
     from insr.runner import Run
 
-    cfg = load_config(
-        "advection1d",
-        sets=["solver.init.lr=0.02", "solver.lr=0.003", "solver.init.min_iters=4"],
-    )
+    sets = ["solver.init.lr=0.02", "solver.init.optimizer=lbfgs", "solver.init.max_iters=40"]
+    sets += ["solver.init.min_iters=4", "solver.lr=0.003", "solver.optimizer=adam"]
+    sets += ["solver.max_iters=75", "solver.check_every=5"]
+    cfg = load_config("advection1d", sets=sets)
     init, step = Run.budgets(type("R", (), {"cfg": cfg})())
-    assert (init.lr, init.optimizer, init.max_iters, init.min_iters) == (0.02, "lbfgs", 400, 4)
-    assert (step.lr, step.optimizer, step.max_iters) == (0.003, "lbfgs", 75)
-    assert init.check_every == step.check_every == 25  # shared keys
+    assert (init.lr, init.optimizer, init.max_iters, init.min_iters) == (0.02, "lbfgs", 40, 4)
+    assert (step.lr, step.optimizer, step.max_iters) == (0.003, "adam", 75)
+    assert init.check_every == step.check_every == 5  # shared keys
 
 
 def test_flat_init_keys_in_set_map_to_solver_init_with_a_warning(capsys, fresh_warnings):
@@ -128,7 +128,8 @@ def test_flat_init_keys_in_toml_map_to_solver_init_with_a_warning(tmp_path, caps
     f.write_text('[solver]\ninit_optimizer = "adam"\ninit_rel_tol = 0.25\n')
     cfg = load_config("advection1d", config_files=[str(f)])
     assert cfg.solver.init.optimizer == "adam" and cfg.solver.init.rel_tol == 0.25
-    assert cfg.solver.init.max_iters == 400  # the rest of the preset's [solver.init] stays
+    # the rest of the lower layers' [solver.init] stays
+    assert cfg.solver.init.max_iters == load_config("advection1d").solver.init.max_iters
     err = capsys.readouterr().err
     assert "solver.init_optimizer is deprecated, use solver.init.optimizer" in err
     assert str(f) in err
@@ -150,7 +151,7 @@ def test_stored_config_with_flat_init_keys_still_loads(capsys, fresh_warnings):
     init = stored["solver"].pop("init")
     stored["solver"].update({f"init_{k}": v for k, v in init.items()})
     again = config_from_text(json.dumps(stored))
-    assert again.solver.init.max_iters == 400 and again.solver.init.optimizer == "lbfgs"
+    assert again.solver.init.__dict__ == init
     assert capsys.readouterr().err == ""
 
 
@@ -301,7 +302,7 @@ def test_resolved_config_carries_typed_representation_settings():
 
     cfg = load_config("advection1d", sets=["representation.siren.hidden_features=8"])
     s = cfg.representation.settings
-    assert isinstance(s, SirenConfig) and s.hidden_features == 8 and s.omega0 == 20.0
+    assert isinstance(s, SirenConfig) and s.hidden_features == 8
     f = build_field("siren", s, cfg.case.domain, 1)
     assert f.n_params == 1 * 8 + 8 + 8 * 8 + 8 + 8 * 1 + 1  # 2 hidden layers of 8
     h = load_config(

@@ -204,3 +204,17 @@ def test_equal_memory_grid_is_sized_by_the_matched_kind_as_it_runs_on_the_case(c
     want = {k: v for k, v in FIXTURES[case]["representation"].items() if k != "kind"}
     assert cfg.representation.settings.matched_params == want
     assert all(p.endswith("[representation.siren]") for p in cfg.run.presets)
+
+
+def test_compare_member_gets_the_presets_of_its_own_kind():
+    from insr.compare import Member, member_raw
+    from insr.config import base_raw, build_config
+
+    base = base_raw("advection1d")
+    siren = build_config(member_raw(base, [], Member("s", ["representation.kind=siren"])))
+    gauss = build_config(member_raw(base, [], Member("g", ["representation.kind=gauss"])))
+    assert siren.run.presets == ["presets/siren.toml:advection.1d"]
+    assert siren.solver.optimizer == "lbfgs"
+    assert not any(p.startswith("presets/siren.toml") for p in gauss.run.presets)
+    old = Member("o", [], config={"solver": {"init_max_iters": 9}})
+    assert build_config(member_raw(base, [], old)).solver.init.max_iters == 9
