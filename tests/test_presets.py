@@ -218,3 +218,13 @@ def test_compare_member_gets_the_presets_of_its_own_kind():
     assert not any(p.startswith("presets/siren.toml") for p in gauss.run.presets)
     old = Member("o", [], config={"solver": {"init_max_iters": 9}})
     assert build_config(member_raw(base, [], old)).solver.init.max_iters == 9
+
+
+def test_readme_hashgrid_recipe_is_the_hashgrid_preset_and_resolves_as_before():
+    """The README's hash-grid command on advection1d (recorded at 1daa92e, when it ran on the
+    case's numerics plus three overrides) resolves identically, with or without them."""
+    fx = json.loads((DATA / "readme_hashgrid_advection1d_1daa92e.json").read_text())
+    for sets in (fx["sets"], ["representation.kind=hashgrid"]):
+        d, presets = resolved(fx["case"], sets)
+        assert d == fx["resolved"]
+        assert presets == ["presets/hashgrid.toml:advection.1d"]
