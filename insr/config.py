@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import sys
 import tomllib
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -378,7 +379,12 @@ def resolve_case_path(case: str) -> Path:
 # --------------------------------------------------------------------------- presets
 #: the tables a preset may set (``representation`` only for the preset file's own kind)
 PRESET_SECTIONS = ("solver", "derivative", "representation")
-PDES: tuple[str, ...] = ("advection", "euler")
+
+
+def known_pdes() -> tuple[str, ...] | None:
+    """The ``case.pde`` values the schema allows (None: not a fixed list)."""
+    tp = typing.get_type_hints(CaseConfig)["pde"]
+    return typing.get_args(tp) if typing.get_origin(tp) is Literal else None
 
 
 def preset_path(kind: str) -> Path:
@@ -414,12 +420,13 @@ def preset_layer(kind: str, pde: str, dim: int, case: str) -> tuple[dict[str, An
     path = preset_path(kind)
     if not path.exists():
         return {}, []
-    data = upgrade_legacy(read_toml(path), str(path))
+    data = read_toml(path)
     rel = f"presets/{kind}.toml"
+    pdes = known_pdes()
     for p, by_dim in data.items():
-        if p not in PDES:
+        if pdes is not None and p not in pdes:
             raise ConfigError(
-                f"{rel}: unknown pde '{p}'{suggest(p, PDES)}; allowed: {', '.join(PDES)}"
+                f"{rel}: unknown pde '{p}'{suggest(p, pdes)}; allowed: {', '.join(pdes)}"
             )
         if not isinstance(by_dim, dict):
             raise ConfigError(f"{rel}: [{p}] must hold tables [{p}.1d], [{p}.2d], ...")
@@ -433,12 +440,12 @@ def preset_layer(kind: str, pde: str, dim: int, case: str) -> tuple[dict[str, An
     table = dict(table)
     cases = table.pop("cases", {})
     _check_preset_table(table, kind, f"{rel}:{key}")
-    layer, names = table, [f"{rel}:{key}"]
+    layer, names = upgrade_legacy(table, f"{rel}:{key}"), [f"{rel}:{key}"]
     if not isinstance(cases, dict):
         raise ConfigError(f"{rel}:{key}.cases = {cases!r} is not allowed: expected a table")
     if case in cases:
         _check_preset_table(cases[case], kind, f"{rel}:{key}.cases.{case}")
-        layer = merge(layer, cases[case])
+        layer = merge(layer, upgrade_legacy(cases[case], f"{rel}:{key}.cases.{case}"))
         names.append(f"{rel}:{key}.cases.{case}")
     return layer, names
 
@@ -463,7 +470,10 @@ def _with_presets(raw: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(case, dict) or not isinstance(kind, str) or kind not in REPRESENTATIONS:
         return raw
     pde, domain, name = case.get("pde"), case.get("domain"), case.get("name", "")
-    if pde not in PDES or not isinstance(domain, list) or not isinstance(name, str):
+    pdes = known_pdes()
+    if not isinstance(pde, str) or (pdes is not None and pde not in pdes):
+        return raw
+    if not isinstance(domain, list) or not isinstance(name, str):
         return raw
     layer, names = preset_layer(kind, pde, len(domain), name)
     matched = _matched_kind(rep)

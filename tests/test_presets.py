@@ -228,3 +228,16 @@ def test_readme_hashgrid_recipe_is_the_hashgrid_preset_and_resolves_as_before():
         d, presets = resolved(fx["case"], sets)
         assert d == fx["resolved"]
         assert presets == ["presets/hashgrid.toml:advection.1d"]
+
+
+def test_flat_init_keys_in_a_preset_are_mapped(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(config_mod, "PRESETS_DIR", tmp_path)
+    monkeypatch.setattr(config_mod, "_WARNED", set())
+    (tmp_path / "siren.toml").write_text(
+        "[advection.1d.solver]\ninit_max_iters = 11\n"
+        "[advection.1d.cases.advection1d.solver]\ninit_lr = 0.5\n"
+    )
+    cfg = load_config("advection1d")
+    assert cfg.solver.init.max_iters == 11 and cfg.solver.init.lr == 0.5
+    err = capsys.readouterr().err
+    assert "use solver.init.max_iters" in err and "use solver.init.lr" in err
