@@ -57,7 +57,7 @@ def run_one(name: str, args: argparse.Namespace, out: Path) -> dict[str, float]:
         "derivative.sobolev_weight=0",
         *sets,
         f"case.steps={args.steps}",
-        f"solver.init_max_iters={args.init_iters}",
+        f"solver.init.max_iters={args.init_iters}",
         f"solver.max_iters={args.iters}",
         "derivative.log=['autodiff']",
         f"eval.resolution={args.resolution}",

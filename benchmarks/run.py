@@ -36,16 +36,16 @@ REF_ITERS_STEP0, REF_ITERS_STEP = 20000, 5000  # the original recipe (PERFORMANC
 REFERENCE = [
     "derivative.loss=autodiff",
     "solver.optimizer=adam",
-    "solver.init_optimizer=adam",
+    "solver.init.optimizer=adam",
     "solver.lr=1e-4",
-    "solver.init_lr=1e-4",
+    "solver.init.lr=1e-4",
     "solver.samples=5000",
     "solver.resample_every=1",
     "solver.substeps=1",
     "solver.time_scheme=midpoint",
     "derivative.sobolev_weight=0",
     "solver.rel_tol=0.0",
-    "solver.init_rel_tol=0.0",
+    "solver.init.rel_tol=0.0",
     "representation.siren.omega0=30",
 ]
 
@@ -70,7 +70,7 @@ def advection(steps: int, ref_steps: int, ref_iters: int) -> dict:
     ref = case_run(
         "advection1d",
         ref_steps,
-        [*REFERENCE, f"solver.max_iters={ref_iters}", f"solver.init_max_iters={ref_iters}"],
+        [*REFERENCE, f"solver.max_iters={ref_iters}", f"solver.init.max_iters={ref_iters}"],
     )
     ref_ms = 1e3 * ref["total_seconds"] / (ref["iterations_step0"] + ref_steps * ref_iters)
     k = min(10, steps)

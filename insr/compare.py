@@ -6,7 +6,7 @@ The compare directory also holds ``sweep.json`` (the members, their overrides, s
 for a member that produced no log, the one-line reason), so that :func:`summarize`
 recomputes every number from files alone.
 
-Config precedence of a member: ``configs/default.toml`` < case < ``--config`` < ``--set``
+Config precedence of a member: defaults < preset of its kind < case < ``--config`` < ``--set``
 < the member's own overrides (a sweep variable cannot be overridden by accident).
 
 Summary quantities (all read from the member logs, ``/metrics/<name>``):
@@ -45,6 +45,7 @@ from insr.config import (
     merge,
     read_toml,
     suggest,
+    upgrade_legacy,
 )
 from insr.errors import UsageError
 
@@ -150,7 +151,7 @@ def select_members(kind: SweepKind, picks: list[str] | None) -> list[Member]:
 
 def member_raw(base: dict[str, Any], sets: list[str], member: Member) -> dict[str, Any]:
     raw = apply_sets(base, sets)
-    raw = merge(raw, member.config)
+    raw = merge(raw, upgrade_legacy(member.config, f"member {member.name}"))
     return apply_sets(raw, member.sets)
 
 

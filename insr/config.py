@@ -1,25 +1,35 @@
-"""Typed run configuration: TOML files + ``--set`` overrides -> validated dataclasses.
+"""Typed run configuration: TOML layers + ``--set`` overrides -> validated dataclasses.
 
 A run's configuration is the merge, in this order (later wins), of
 
-1. ``configs/default.toml``  (numerics shared by all cases),
-2. the case file ``cases/<case>.toml`` (its ``[case]`` table, plus any numerics tables
-   it carries as case-specific defaults),
-3. ``--config FILE`` presets (e.g. ``configs/paper.toml``),
-4. ``--set section.key=value`` overrides (values parsed as TOML, bare words as strings).
+1. the dataclass defaults below — the ONE place where defaults live (no defaults TOML;
+   ``tests/test_config.py`` checks that nothing else injects defaults),
+2. the presets of the representation kind for the case's PDE and dimension,
+   ``configs/presets/<kind>.toml`` tables ``[<pde>.<dim>d.*]``, then that file's
+   per-case tables ``[<pde>.<dim>d.cases.<case name>.*]`` (see :func:`preset_layer`),
+3. the case file ``cases/<case>.toml`` (its ``[case]`` table, plus anything it states
+   for every representation, e.g. ``[eval]``),
+4. ``--config FILE`` files (e.g. ``configs/paper.toml``),
+5. ``--set section.key=value`` overrides (values parsed as TOML, bare words as strings).
 
+The presets applied are recorded in ``run.presets`` of the resolved (and stored) config.
 Every key is checked: unknown keys, wrong types and out-of-range values raise
-:class:`ConfigError` naming the key and what is allowed.
+:class:`ConfigError` naming the key and what is allowed. The flat step-0 budget keys
+``solver.init_<key>`` of older files are read as ``solver.init.<key>`` with a one-line
+deprecation warning on stderr.
 """
 
 from __future__ import annotations
 
 import copy
+import sys
 import tomllib
-from dataclasses import dataclass
+import typing
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from insr.fields import REPRESENTATIONS, config_class, parse_settings
 from insr.schema import (  # noqa: F401 - re-exported for callers
     ConfigError,
     at_least,
@@ -34,6 +44,7 @@ from insr.schema import (  # noqa: F401 - re-exported for callers
 ROOT = Path(__file__).resolve().parent.parent
 CASES_DIR = ROOT / "cases"
 CONFIGS_DIR = ROOT / "configs"
+PRESETS_DIR = CONFIGS_DIR / "presets"
 
 
 # --------------------------------------------------------------------------- sections
@@ -71,11 +82,46 @@ class CaseConfig:
 
 @dataclass
 class RepresentationConfig:
-    """Which representation carries the field; per-kind parameters live in sub-tables
-    ``[representation.<kind>]`` (validated by that kind's own config class)."""
+    """Which representation carries the field, and its typed settings (the kind's own config
+    class, from ``[representation.<kind>]``; see :mod:`insr.fields`)."""
 
     kind: str = opt("siren", doc="siren | gauss | mlp | hashgrid | densegrid | grid")
-    params: dict = opt({}, doc="per-kind sub-tables (filled from [representation.<kind>])")
+    settings: Any = field(default_factory=lambda: config_class("siren")())
+    #: validated sub-tables of the other kinds (a file may configure several)
+    others: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The settings as a plain dict (a read-only view for older call sites)."""
+        return to_dict(self.settings)
+
+
+#: budget keys that ``[solver]`` (every step) and ``[solver.init]`` (the step-0 fit) share
+BUDGET_KEYS = (
+    "optimizer",
+    "lr",
+    "max_iters",
+    "min_iters",
+    "rel_tol",
+    "abs_tol",
+    "lr_decay",
+    "lr_decays",
+)
+
+
+@dataclass
+class InitConfig:
+    """``[solver.init]``: the budget of the step-0 fit of the initial condition (same keys
+    and stopping rule as the per-step budget in ``[solver]``, own defaults)."""
+
+    optimizer: Literal["adam", "lbfgs", "adam+lbfgs"] = opt("adam")
+    lr: float = opt(1e-3, check=positive, doc="learning rate of the step-0 fit")
+    max_iters: int = opt(5000, check=at_least(1))
+    min_iters: int = opt(0, check=at_least(0))
+    rel_tol: float = opt(1e-3, check=at_least(0.0))
+    abs_tol: float = opt(0.0, check=at_least(0.0))
+    lr_decay: float = opt(1.0, check=in_range(1e-6, 1.0))
+    lr_decays: int = opt(0, check=at_least(0))
 
 
 @dataclass
@@ -88,7 +134,6 @@ class SolverConfig:
     """
 
     optimizer: Literal["adam", "lbfgs", "adam+lbfgs"] = opt("adam")
-    init_optimizer: Literal["adam", "lbfgs", "adam+lbfgs"] = opt("adam", doc="step-0 fit")
     switch_after: int = opt(0, check=at_least(0), doc="adam+lbfgs: Adam iterations at most")
     lbfgs_history: int = opt(20, check=at_least(1))
     lbfgs_resample: bool = opt(False, doc="L-BFGS: new samples every check_every iterations")
@@ -110,13 +155,7 @@ class SolverConfig:
     resample_every: int = opt(1, check=at_least(1), doc="draw new samples every k iterations")
     boundary_weight: float = opt(1.0, check=at_least(0.0))
     boundary_samples: int = opt(2, check=at_least(0), doc="boundary points per face")
-    init_lr: float = opt(1e-3, check=positive, doc="learning rate of the step-0 fit")
-    init_max_iters: int = opt(5000, check=at_least(1))
-    init_min_iters: int = opt(0, check=at_least(0))
-    init_rel_tol: float = opt(1e-3, check=at_least(0.0))
-    init_abs_tol: float = opt(0.0, check=at_least(0.0))
-    init_lr_decay: float = opt(1.0, check=in_range(1e-6, 1.0))
-    init_lr_decays: int = opt(0, check=at_least(0))
+    init: InitConfig = opt(InitConfig(), doc="budget of the step-0 fit ([solver.init])")
 
     def validate(self, path: str) -> None:
         if self.min_iters > self.max_iters:
@@ -129,7 +168,7 @@ class SolverConfig:
 class DerivativeConfig:
     """How spatial derivatives are obtained inside the loss and in the log."""
 
-    loss: str = opt("autodiff", doc="strategy used inside the PDE loss")
+    loss: str = opt("closed", doc="strategy used inside the PDE loss")
     log: list[str] = opt(["autodiff", "fd"], doc="strategies evaluated and logged each step")
     h: float | str = opt(1e-3, doc="finite-difference / averaging step (physical units)")
     scheme: Literal["central", "forward"] = opt("central")
@@ -174,6 +213,7 @@ class RunSection:
     threads: int = opt(0, check=at_least(0), doc="torch threads; 0 = all cores")
     compile: bool = opt(False, doc="torch.compile the closed-form MLP sweep (slow start)")
     name: str = opt("", doc="run name; default '<representation>-<timestamp>'")
+    presets: list[str] = opt([], doc="(recorded) preset layers applied, lowest first")
 
 
 @dataclass
@@ -188,8 +228,7 @@ class RunConfig:
 
     def as_dict(self) -> dict[str, Any]:
         d = to_dict(self)
-        rep = d["representation"]
-        d["representation"] = {"kind": rep["kind"], **rep["params"]}
+        d["representation"] = {"kind": self.representation.kind, **self.representation.params}
         return d
 
 
@@ -222,6 +261,57 @@ def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# ------------------------------------------------------------------- deprecated keys
+_WARNED: set[str] = set()
+
+
+def _deprecated(old: str, new: str, source: str) -> None:
+    """One stderr line per (key, source) and process."""
+    msg = f"insr: warning: {old} is deprecated, use {new} ({source})"
+    if msg not in _WARNED:
+        _WARNED.add(msg)
+        print(msg, file=sys.stderr)
+
+
+def upgrade_legacy(raw: dict[str, Any], source: str = "", warn: bool = True) -> dict[str, Any]:
+    """Map the flat step-0 keys ``solver.init_<key>`` to ``solver.init.<key>``."""
+    solver = raw.get("solver")
+    if not isinstance(solver, dict):
+        return raw
+    old = [k for k in solver if k.startswith("init_") and k[5:] in BUDGET_KEYS]
+    if not old:
+        return raw
+    out = copy.deepcopy(raw)
+    s = out["solver"]
+    init = s.get("init", {})
+    if not isinstance(init, dict):
+        raise ConfigError(f"solver.init = {init!r} is not allowed: expected a table")
+    for k in old:
+        new = k[5:]
+        if new in init:
+            raise ConfigError(
+                f"solver.{k} and solver.init.{new} both given{f' ({source})' if source else ''}; "
+                f"keep solver.init.{new}"
+            )
+        if warn:
+            _deprecated(f"solver.{k}", f"solver.init.{new}", source or "config")
+        init[new] = s.pop(k)
+    s["init"] = init
+    return out
+
+
+def read_layer(path: Path) -> dict[str, Any]:
+    """A TOML layer (case file or ``--config`` file) with deprecated keys mapped."""
+    raw = read_toml(path)
+    run = raw.get("run")
+    if isinstance(run, dict) and "presets" in run:
+        raise ConfigError(
+            f"{path}: run.presets is recorded, not set; override the preset's keys instead"
+        )
+    return upgrade_legacy(raw, str(path))
+
+
+# --------------------------------------------------------------------------- --set
 def parse_value(text: str) -> Any:
     """Parse the right-hand side of ``--set key=value`` as TOML; bare words are strings."""
     try:
@@ -237,11 +327,22 @@ def parse_set(item: str) -> tuple[list[str], Any]:
     parts = [p.strip() for p in key.strip().split(".")]
     if not all(parts) or len(parts) < 2:
         raise ConfigError(f"--set {item!r}: expected section.key=value (e.g. solver.lr=1e-3)")
+    if parts[:2] == ["run", "presets"]:
+        raise ConfigError(
+            "--set run.presets: the applied presets are recorded, not set; "
+            "override the preset's keys instead"
+        )
+    if parts[0] == "solver" and len(parts) == 2 and parts[1].startswith("init_"):
+        new = parts[1][5:]
+        if new in BUDGET_KEYS:
+            _deprecated(f"solver.{parts[1]}", f"solver.init.{new}", f"--set {item}")
+            parts = ["solver", "init", new]
     return parts, parse_value(value.strip())
 
 
 def apply_sets(data: dict[str, Any], sets: list[str]) -> dict[str, Any]:
-    out = copy.deepcopy(data)
+    out = upgrade_legacy(data, warn=False)
+    out = copy.deepcopy(out)
     for item in sets:
         parts, value = parse_set(item)
         node = out
@@ -254,6 +355,7 @@ def apply_sets(data: dict[str, Any], sets: list[str]) -> dict[str, Any]:
     return out
 
 
+# --------------------------------------------------------------------------- cases
 def list_cases() -> list[str]:
     return sorted(p.stem for p in CASES_DIR.glob("*.toml"))
 
@@ -274,13 +376,153 @@ def resolve_case_path(case: str) -> Path:
     return path
 
 
+# --------------------------------------------------------------------------- presets
+#: the tables a preset may set (``representation`` only for the preset file's own kind)
+PRESET_SECTIONS = ("solver", "derivative", "representation")
+
+
+def known_pdes() -> tuple[str, ...] | None:
+    """The ``case.pde`` values the schema allows (None: not a fixed list)."""
+    tp = typing.get_type_hints(CaseConfig)["pde"]
+    return typing.get_args(tp) if typing.get_origin(tp) is Literal else None
+
+
+def preset_path(kind: str) -> Path:
+    return PRESETS_DIR / f"{kind}.toml"
+
+
+def _check_preset_table(table: Any, kind: str, where: str) -> None:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} = {table!r} is not allowed: expected a table")
+    for sec, val in table.items():
+        if sec not in PRESET_SECTIONS:
+            raise ConfigError(
+                f"unknown preset table '{where}.{sec}'{suggest(sec, PRESET_SECTIONS)}; "
+                f"allowed: {', '.join(PRESET_SECTIONS)}"
+            )
+        if sec == "representation":
+            if not isinstance(val, dict) or set(val) - {kind}:
+                raise ConfigError(
+                    f"{where}.representation may only hold [{where}.representation.{kind}] "
+                    f"(a preset of '{kind}' configures its own kind)"
+                )
+
+
+def preset_layer(kind: str, pde: str, dim: int, case: str) -> tuple[dict[str, Any], list[str]]:
+    """The preset numerics of ``kind`` for a ``pde`` in ``dim`` dimensions, and the names of
+    the tables applied (lowest first).
+
+    ``configs/presets/<kind>.toml`` holds tables ``[<pde>.<dim>d.<section>]`` (section:
+    solver, derivative, representation.<kind>) and, for numerics that differ between cases
+    of one PDE and dimension, ``[<pde>.<dim>d.cases.<case name>.<section>]`` above them.
+    A kind without a preset file, or without a table for this PDE/dimension, adds nothing.
+    """
+    path = preset_path(kind)
+    if not path.exists():
+        return {}, []
+    data = read_toml(path)
+    rel = f"presets/{kind}.toml"
+    pdes = known_pdes()
+    for p, by_dim in data.items():
+        if pdes is not None and p not in pdes:
+            raise ConfigError(
+                f"{rel}: unknown pde '{p}'{suggest(p, pdes)}; allowed: {', '.join(pdes)}"
+            )
+        if not isinstance(by_dim, dict):
+            raise ConfigError(f"{rel}: [{p}] must hold tables [{p}.1d], [{p}.2d], ...")
+        for d in by_dim:
+            if d not in ("1d", "2d", "3d"):
+                raise ConfigError(f"{rel}: unknown dimension '{p}.{d}'; allowed: 1d, 2d, 3d")
+    table = data.get(pde, {}).get(f"{dim}d")
+    if table is None:
+        return {}, []
+    key = f"{pde}.{dim}d"
+    table = dict(table)
+    cases = table.pop("cases", {})
+    _check_preset_table(table, kind, f"{rel}:{key}")
+    layer, names = upgrade_legacy(table, f"{rel}:{key}"), [f"{rel}:{key}"]
+    if not isinstance(cases, dict):
+        raise ConfigError(f"{rel}:{key}.cases = {cases!r} is not allowed: expected a table")
+    if case in cases:
+        _check_preset_table(cases[case], kind, f"{rel}:{key}.cases.{case}")
+        layer = merge(layer, upgrade_legacy(cases[case], f"{rel}:{key}.cases.{case}"))
+        names.append(f"{rel}:{key}.cases.{case}")
+    return layer, names
+
+
+def _matched_kind(rep: dict[str, Any]) -> str:
+    """The kind an equal-memory grid matches (``representation.grid.match_params_of``)."""
+    if rep.get("kind") != "grid":
+        return ""
+    grid = rep.get("grid", {})
+    m = rep.get(
+        "match_params_of", grid.get("match_params_of", "") if isinstance(grid, dict) else ""
+    )
+    return m if isinstance(m, str) and m in REPRESENTATIONS and m != "grid" else ""
+
+
+def _with_presets(raw: dict[str, Any]) -> dict[str, Any]:
+    """``raw`` merged above the presets of its kind, PDE and dimension (recorded in
+    ``run.presets``); left alone when those cannot be read (validation reports it)."""
+    case = raw.get("case")
+    rep = raw.get("representation", {})
+    kind = rep.get("kind", "siren") if isinstance(rep, dict) else None
+    if not isinstance(case, dict) or not isinstance(kind, str) or kind not in REPRESENTATIONS:
+        return raw
+    pde, domain, name = case.get("pde"), case.get("domain"), case.get("name", "")
+    pdes = known_pdes()
+    if not isinstance(pde, str) or (pdes is not None and pde not in pdes):
+        return raw
+    if not isinstance(domain, list) or not isinstance(name, str):
+        return raw
+    layer, names = preset_layer(kind, pde, len(domain), name)
+    matched = _matched_kind(rep)
+    if matched:
+        # an equal-memory grid is sized by the matched kind as it runs on this case
+        m_layer, m_names = preset_layer(matched, pde, len(domain), name)
+        if "representation" in m_layer:
+            layer = merge({"representation": m_layer["representation"]}, layer)
+            names = [f"{n} [representation.{matched}]" for n in m_names] + names
+    out = merge(layer, raw)
+    run = out.setdefault("run", {})
+    if isinstance(run, dict):
+        run["presets"] = names
+    return out
+
+
+# --------------------------------------------------------------------------- building
 SECTIONS = ("case", "representation", "solver", "derivative", "eval", "run", "extra")
 
 
+def _representation(rep_raw: dict[str, Any]) -> RepresentationConfig:
+    """``[representation]`` -> typed settings of the selected kind (flat keys apply to it)."""
+    rep_raw = dict(rep_raw)
+    kind = rep_raw.pop("kind", "siren")
+    if not isinstance(kind, str) or kind not in REPRESENTATIONS:
+        raise ConfigError(
+            f"unknown representation '{kind}'{suggest(str(kind), REPRESENTATIONS)}; "
+            f"allowed: {', '.join(REPRESENTATIONS)}"
+        )
+    sub = rep_raw.pop(kind, {})
+    # sub-tables of other kinds are kept (a file may configure several) but validated too
+    others_raw = {k: v for k, v in rep_raw.items() if k in REPRESENTATIONS}
+    loose = {k: v for k, v in rep_raw.items() if k not in REPRESENTATIONS}
+    if loose:
+        # flat keys (representation.omega0) apply to the selected kind
+        sub = merge(sub, loose)
+    others = {k: parse_settings(k, v, f"representation.{k}") for k, v in others_raw.items()}
+    settings = parse_settings(kind, sub, f"representation.{kind}")
+    matched = getattr(settings, "match_params_of", "")
+    if kind == "grid" and matched and not settings.matched_params:
+        # equal-memory grid: keep the matched representation's parameters (they set its size)
+        m = others.get(matched) or parse_settings(matched, {}, f"representation.{matched}")
+        settings.matched_params = to_dict(m)
+    return RepresentationConfig(kind=kind, settings=settings, others=others)
+
+
 def build_config(raw: dict[str, Any]) -> RunConfig:
-    """Validate a merged raw dict into a :class:`RunConfig`."""
+    """Validate a merged raw dict (above the presets it selects) into a :class:`RunConfig`."""
     from insr.derivatives import STRATEGIES
-    from insr.fields import REPRESENTATIONS, representation_params
 
     for key in raw:
         if key not in SECTIONS:
@@ -289,31 +531,10 @@ def build_config(raw: dict[str, Any]) -> RunConfig:
             )
     if "case" not in raw:
         raise ConfigError("the configuration has no [case] table")
-    rep_raw = dict(raw.get("representation", {}))
-    kind = rep_raw.pop("kind", "siren")
-    if not isinstance(kind, str) or kind not in REPRESENTATIONS:
-        raise ConfigError(
-            f"unknown representation '{kind}'{suggest(str(kind), REPRESENTATIONS)}; "
-            f"allowed: {', '.join(REPRESENTATIONS)}"
-        )
-    sub = rep_raw.pop(kind, {})
-    # sub-tables of other kinds are kept (a preset may configure several) but validated too
-    others = {k: v for k, v in rep_raw.items() if k in REPRESENTATIONS}
-    loose = {k: v for k, v in rep_raw.items() if k not in REPRESENTATIONS}
-    if loose:
-        # flat keys (representation.omega0) apply to the selected kind
-        sub = merge(sub, loose)
-    for k, v in others.items():
-        representation_params(k, v, f"representation.{k}")
-    params = representation_params(kind, sub, f"representation.{kind}")
-    if kind == "grid" and params.get("match_params_of") and not params.get("matched_params"):
-        # equal-memory grid: keep the matched representation's parameters (they set its size)
-        m = params["match_params_of"]
-        sub_m = others.get(m, {})
-        params["matched_params"] = representation_params(m, sub_m, f"representation.{m}")
-    cfg_raw = {k: v for k, v in raw.items() if k != "representation"}
-    cfg = from_dict(RunConfig, cfg_raw)
-    cfg.representation = RepresentationConfig(kind=kind, params=params)
+    raw = _with_presets(upgrade_legacy(raw, warn=False))
+    rep = _representation(raw.get("representation", {}))
+    cfg = from_dict(RunConfig, {k: v for k, v in raw.items() if k != "representation"})
+    cfg.representation = rep
     for s in [cfg.derivative.loss, *cfg.derivative.log]:
         if s not in STRATEGIES:
             raise ConfigError(
@@ -324,21 +545,20 @@ def build_config(raw: dict[str, Any]) -> RunConfig:
 
 
 def base_raw(case: str, config_files: list[str] | None = None) -> dict[str, Any]:
-    """Merged raw config (defaults < case < presets), not yet validated."""
-    raw = read_toml(CONFIGS_DIR / "default.toml")
-    case_raw = read_toml(resolve_case_path(case))
-    if "case" not in case_raw:
+    """Merged raw config (case < --config files), not yet validated; the dataclass defaults
+    and the presets go beneath it in :func:`build_config`."""
+    raw = read_layer(resolve_case_path(case))
+    if "case" not in raw:
         raise ConfigError(f"{case}: a case file needs a [case] table")
-    raw = merge(raw, case_raw)
     for f in config_files or []:
-        raw = merge(raw, read_toml(Path(f)))
+        raw = merge(raw, read_layer(Path(f)))
     return raw
 
 
 def load_config(
     case: str, config_files: list[str] | None = None, sets: list[str] | None = None
 ) -> RunConfig:
-    """Resolve a case name/path, presets and overrides into a validated RunConfig."""
+    """Resolve a case name/path, config files and overrides into a validated RunConfig."""
     return build_config(apply_sets(base_raw(case, config_files), sets or []))
 
 

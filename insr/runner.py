@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from insr.cases import Case, make_case
-from insr.config import ROOT, RunConfig
+from insr.config import BUDGET_KEYS, ROOT, RunConfig
 from insr.derivatives import get_strategy
 from insr.derivatives.auto_omega0 import choose_omega0, wants_auto_omega0, with_omega0
 from insr.equations import build_equation
@@ -172,7 +172,7 @@ class Run:
         return sum(f.n_params for f in self.equation.fields.values())
 
     def budgets(self) -> tuple[Budget, Budget]:
-        """Budgets of the step-0 fit (the ``init_*`` solver keys) and of every later step."""
+        """Budgets of the step-0 fit (``[solver.init]``) and of every later step."""
         s = self.cfg.solver
         shared = {
             "check_every": s.check_every,
@@ -182,12 +182,10 @@ class Run:
             "lbfgs_resample": s.lbfgs_resample,
         }
 
-        def budget(prefix: str, optimizer: str) -> Budget:
-            keys = ("lr", "max_iters", "min_iters", "rel_tol", "abs_tol", "lr_decay", "lr_decays")
-            own = {k: getattr(s, prefix + k) for k in keys}
-            return Budget(**own, optimizer=optimizer, **shared)
+        def budget(b: Any) -> Budget:
+            return Budget(**{k: getattr(b, k) for k in BUDGET_KEYS}, **shared)
 
-        return budget("init_", s.init_optimizer), budget("", s.optimizer)
+        return budget(s.init), budget(s)
 
     def snapshot(self, t: float) -> tuple[dict[str, np.ndarray], dict[str, float]]:
         """Logged arrays (reshaped onto the grid) and metrics at time ``t``."""

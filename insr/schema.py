@@ -81,7 +81,9 @@ def _type_name(tp: Any) -> str:
         return " or ".join(_type_name(a) for a in typing.get_args(tp))
     if origin is list:
         (inner,) = typing.get_args(tp) or (Any,)
-        return f"a list of {_type_name(inner)}"
+        name = _type_name(inner)
+        plural = {"a number": "numbers", "an integer": "integers", "a string": "strings"}
+        return f"a list of {plural.get(name, name)}"
     if origin is dict:
         return "a table"
     if tp is type(None):
@@ -168,9 +170,10 @@ def from_dict(cls: type, data: dict[str, Any], path: str = "") -> Any:
     for key, value in data.items():
         where = f"{path}.{key}" if path else key
         if key not in known:
-            raise ConfigError(
-                f"unknown key '{where}'{suggest(key, known)}; allowed: {', '.join(sorted(known))}"
+            allowed = (
+                f"allowed: {', '.join(sorted(known))}" if known else "this table takes no keys"
             )
+            raise ConfigError(f"unknown key '{where}'{suggest(key, known)}; {allowed}")
         kwargs[key] = _coerce(where, hints[key], value)
     for name, f in known.items():
         if (

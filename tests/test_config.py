@@ -82,3 +82,239 @@ def test_cli_unknown_case_suggests(tmp_path):
     res = runner.invoke(app, ["run", "advection1", "--out", str(tmp_path / "r")])
     assert res.exit_code == 2
     assert "did you mean 'advection1d'" in res.output
+
+
+# --------------------------------------------------------------- [solver.init], deprecation
+@pytest.fixture
+def fresh_warnings():
+    from insr import config as config_mod
+
+    config_mod._WARNED.clear()
+    yield
+    config_mod._WARNED.clear()
+
+
+def test_solver_init_is_a_nested_budget():
+    cfg = load_config("advection1d", sets=["solver.init.lr=0.02", "solver.init.max_iters=7"])
+    assert cfg.solver.init.lr == 0.02 and cfg.solver.init.max_iters == 7
+    assert cfg.solver.init.optimizer == load_config("advection1d").solver.init.optimizer
+    assert not any(k.startswith("init_") for k in cfg.as_dict()["solver"])
+
+
+def test_budgets_read_solver_and_solver_init():
+    from insr.runner import Run
+
+    sets = ["solver.init.lr=0.02", "solver.init.optimizer=lbfgs", "solver.init.max_iters=40"]
+    sets += ["solver.init.min_iters=4", "solver.lr=0.003", "solver.optimizer=adam"]
+    sets += ["solver.max_iters=75", "solver.check_every=5"]
+    cfg = load_config("advection1d", sets=sets)
+    init, step = Run.budgets(type("R", (), {"cfg": cfg})())
+    assert (init.lr, init.optimizer, init.max_iters, init.min_iters) == (0.02, "lbfgs", 40, 4)
+    assert (step.lr, step.optimizer, step.max_iters) == (0.003, "adam", 75)
+    assert init.check_every == step.check_every == 5  # shared keys
+
+
+def test_flat_init_keys_in_set_map_to_solver_init_with_a_warning(capsys, fresh_warnings):
+    cfg = load_config("advection1d", sets=["solver.init_max_iters=7", "solver.init_lr=0.5"])
+    assert cfg.solver.init.max_iters == 7 and cfg.solver.init.lr == 0.5
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2
+    assert "solver.init_max_iters is deprecated, use solver.init.max_iters" in err[0]
+    assert "solver.init_lr is deprecated, use solver.init.lr" in err[1]
+
+
+def test_flat_init_keys_in_toml_map_to_solver_init_with_a_warning(tmp_path, capsys, fresh_warnings):
+    f = tmp_path / "old.toml"
+    f.write_text('[solver]\ninit_optimizer = "adam"\ninit_rel_tol = 0.25\n')
+    cfg = load_config("advection1d", config_files=[str(f)])
+    assert cfg.solver.init.optimizer == "adam" and cfg.solver.init.rel_tol == 0.25
+    # the rest of the lower layers' [solver.init] stays
+    assert cfg.solver.init.max_iters == load_config("advection1d").solver.init.max_iters
+    err = capsys.readouterr().err
+    assert "solver.init_optimizer is deprecated, use solver.init.optimizer" in err
+    assert str(f) in err
+
+
+def test_flat_and_nested_init_key_in_one_file_is_an_error(tmp_path):
+    f = tmp_path / "both.toml"
+    f.write_text("[solver]\ninit_lr = 0.1\n[solver.init]\nlr = 0.2\n")
+    with pytest.raises(ConfigError) as e:
+        load_config("advection1d", config_files=[str(f)])
+    assert "solver.init_lr and solver.init.lr" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_stored_config_with_flat_init_keys_still_loads(capsys, fresh_warnings):
+    """Logs written before [solver.init] keep resuming/rendering: read silently."""
+    from insr.config import config_from_text
+
+    stored = load_config("advection1d").as_dict()
+    init = stored["solver"].pop("init")
+    stored["solver"].update({f"init_{k}": v for k, v in init.items()})
+    again = config_from_text(json.dumps(stored))
+    assert again.solver.init.__dict__ == init
+    assert capsys.readouterr().err == ""
+
+
+def test_unknown_init_key_suggests():
+    with pytest.raises(ConfigError) as e:
+        load_config("advection1d", sets=["solver.init.max_iter=3"])
+    assert "solver.init.max_iter" in str(e.value) and "did you mean 'max_iters'" in str(e.value)
+
+
+def test_cli_accepts_flat_init_key_with_warning(tmp_path):
+    res = CliRunner().invoke(
+        app,
+        ["run", "advection1d", "--set", "solver.init_lr=-1", "--out", str(tmp_path / "r")],
+    )
+    assert res.exit_code == 2
+    assert "solver.init.lr = -1" in res.output  # validated at its new place
+    assert "deprecated, use solver.init.lr" in res.output
+
+
+# --------------------------------------------------------------- one place for defaults
+def test_dataclass_defaults_are_the_only_defaults(tmp_path, monkeypatch):
+    """A case with no numerics, on a kind without presets, resolves to the dataclass defaults
+    exactly: no defaults TOML (or anything else) sits beneath the case file."""
+    from insr import config as config_mod
+    from insr.config import DerivativeConfig, EvalConfig, RunSection, SolverConfig, to_dict
+    from insr.fields import config_class
+
+    monkeypatch.setattr(config_mod, "PRESETS_DIR", tmp_path / "none")
+    assert not (config_mod.CONFIGS_DIR / "default.toml").exists()
+    case = tmp_path / "bare.toml"
+    case.write_text(
+        '[case]\nname = "bare"\npde = "advection"\ndomain = [[0.0, 1.0]]\ndt = 0.1\n'
+        'steps = 1\nvelocity = { kind = "constant", value = [1.0] }\n'
+        'initial = { family = "gaussian", mu = 0.5, sigma = 0.1 }\n'
+    )
+    for kind in ("siren", "hashgrid"):
+        d = load_config(str(case), sets=[f"representation.kind={kind}"]).as_dict()
+        assert d["solver"] == to_dict(SolverConfig())
+        assert d["derivative"] == to_dict(DerivativeConfig())
+        assert d["eval"] == to_dict(EvalConfig())
+        assert d["run"] == to_dict(RunSection())
+        assert {k: v for k, v in d["representation"].items() if k != "kind"} == to_dict(
+            config_class(kind)()
+        )
+
+
+def _readme_keys_rows() -> dict[str, str]:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = text.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        if line.startswith("| `["):
+            name = line.split("`")[1].strip("[]")
+            rows[name] = line.split("|")[2]
+    return rows
+
+
+@pytest.mark.parametrize(
+    "section, cls_name",
+    [
+        ("solver", "SolverConfig"),
+        ("solver.init", "InitConfig"),
+        ("derivative", "DerivativeConfig"),
+        ("eval", "EvalConfig"),
+        ("run", "RunSection"),
+        ("case", "CaseConfig"),
+    ],
+)
+def test_readme_keys_table_matches_the_dataclasses(section, cls_name):
+    """The README keys table names every key of the section, and only real keys."""
+    import dataclasses
+    import re
+
+    from insr import config as config_mod
+
+    cls = getattr(config_mod, cls_name)
+    fields = {f.name for f in dataclasses.fields(cls)} - {"init"}
+    row = _readme_keys_rows()[section]
+    named = set(re.findall(r"`([a-z_0-9*]+)`", row))
+    prefixes = [n[:-1] for n in named if n.endswith("*")]
+    for f in fields:
+        assert f in named or any(f.startswith(p) for p in prefixes), f"{section}.{f} undocumented"
+    for n in named:
+        if n.endswith("*"):
+            assert any(f.startswith(n[:-1]) for f in fields), n
+        else:
+            assert n in fields, f"README names {section}.{n}, which does not exist"
+
+
+# --------------------------------------------------------------- schema-validated tables
+@pytest.mark.parametrize(
+    "sets, needle",
+    [
+        (["case.velocity={kind='constant', valeu=[1.0]}"], "did you mean 'value'"),
+        (["case.velocity={kind='constant', value=[1.0, 2.0]}"], "expected 1 number(s)"),
+        (["case.velocity={kind='rotaton'}"], "did you mean 'rotation'"),
+        (["case.velocity={kind='rotation'}"], "needs a 2D domain"),
+        (["case.velocity={kind='constant', value='fast'}"], "case.velocity.value"),
+        (["case.initial={family='gaussian', mu=[0.0], sigm=0.1}"], "did you mean 'sigma'"),
+        (["case.initial={family='gaussian', mu=[0.0]}"], "missing key 'case.initial.sigma'"),
+        (["case.initial={family='gaussian', mu=[0.0], sigma=-1}"], "case.initial.sigma"),
+        (["case.initial={family='gausian', mu=[0.0], sigma=1}"], "did you mean 'gaussian'"),
+        (["case.initial={family='wave_packet', mu=0, sigma=1, k=true}"], "case.initial.k"),
+        (["case.initial={family='gaussians', components=[]}"], "case.initial.components"),
+        (
+            ["case.initial={family='gaussians', components=[{mu=0, sigma=0}]}"],
+            "case.initial.components[0].sigma",
+        ),
+        (["case.initial={family='callable', target='nomodule'}"], "module:function"),
+    ],
+)
+def test_case_tables_give_one_line_errors(sets, needle):
+    from insr.cases import make_case
+
+    with pytest.raises(ConfigError) as e:
+        make_case(load_config("advection1d", sets=sets).case)
+    assert needle in str(e.value), str(e.value)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "sets, needle",
+    [
+        (["case.initial={family='vortex_pair', core_radius=0}"], "case.initial.core_radius"),
+        (["case.initial={family='taylor_green', k=2}"], "takes no keys"),
+        (["case.initial={family='taylor_green_multiscale', k=2.5}"], "positive integer"),
+        (["case.reference={resolution=2}"], "case.reference.resolution"),
+        (["case.reference={interpolation='cubc'}"], "did you mean 'cubic'"),
+        (["case.reference={resolutoin=64}"], "did you mean 'resolution'"),
+    ],
+)
+def test_fluid_case_tables_give_one_line_errors(sets, needle):
+    from insr.cases import make_case
+
+    with pytest.raises(ConfigError) as e:
+        make_case(load_config("vortex_pair", sets=sets).case)
+    assert needle in str(e.value), str(e.value)
+    assert "\n" not in str(e.value)
+
+
+# --------------------------------------------------------------- typed representation
+def test_resolved_config_carries_typed_representation_settings():
+    from insr.fields import build_field
+    from insr.fields.hashgrid import HashGridConfig
+    from insr.fields.mlp import SirenConfig
+
+    cfg = load_config("advection1d", sets=["representation.siren.hidden_features=8"])
+    s = cfg.representation.settings
+    assert isinstance(s, SirenConfig) and s.hidden_features == 8
+    f = build_field("siren", s, cfg.case.domain, 1)
+    assert f.n_params == 1 * 8 + 8 + 8 * 8 + 8 + 8 * 1 + 1  # 2 hidden layers of 8
+    h = load_config(
+        "advection1d", sets=["representation.kind=hashgrid", "representation.n_levels=3"]
+    ).representation
+    assert isinstance(h.settings, HashGridConfig) and h.settings.n_levels == 3
+    assert h.params["n_levels"] == 3  # the dict view for older call sites
+
+
+def test_other_kinds_sub_tables_are_validated_and_kept():
+    cfg = load_config("advection1d", sets=["representation.gauss.sigma=0.3"])
+    assert cfg.representation.kind == "siren"
+    assert cfg.representation.others["gauss"].sigma == 0.3
+    with pytest.raises(ConfigError, match="representation.gauss.sigma"):
+        load_config("advection1d", sets=["representation.gauss.sigma=-1"])

@@ -25,14 +25,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
 from insr.cases import Case
-from insr.cases.initial import InitialFn, _num, _only, register_family
+from insr.cases.initial import InitialFn, register_family
 from insr.config import CaseConfig, ConfigError
+from insr.schema import at_least, from_dict, opt, positive
 
 # ----------------------------------------------------------------------- initial conditions
 
@@ -51,24 +52,35 @@ def taylor_green_torch(x: torch.Tensor, k: float = 1.0) -> torch.Tensor:
     )
 
 
-def _taylor_green(params: dict, dim: int, path: str) -> tuple[InitialFn, int]:
-    _only(params, set(), path)
-    _need_2d(dim, path)
-    return taylor_green_torch, 2
+@dataclass
+class TaylorGreen:
+    """``taylor_green``: the steady cell (no keys)."""
+
+    def build(self, dim: int, path: str) -> tuple[InitialFn, int]:
+        _need_2d(dim, path)
+        return taylor_green_torch, 2
 
 
-def _taylor_green_multiscale(params: dict, dim: int, path: str) -> tuple[InitialFn, int]:
-    _only(params, {"k", "amplitude"}, path)
-    _need_2d(dim, path)
-    k = _num(params, "k", path, 4, pos=True)
-    if k != int(k):
-        raise ConfigError(f"{path}.k = {k!r} is not allowed: expected a positive integer (walls)")
-    amp = _num(params, "amplitude", path, 0.25)
+def _whole(path: str, v: float) -> None:
+    if not (v > 0 and v == int(v)):
+        raise ConfigError(f"{path} = {v!r} is not allowed: expected a positive integer (walls)")
 
-    def u0(x: torch.Tensor) -> torch.Tensor:
-        return taylor_green_torch(x) + amp * taylor_green_torch(x, k)
 
-    return u0, 2
+@dataclass
+class TaylorGreenMultiscale:
+    """``taylor_green_multiscale``: the cell plus ``amplitude`` x the cell of wavenumber ``k``."""
+
+    k: float = opt(4, check=_whole, doc="integer wavenumber of the small cell")
+    amplitude: float = opt(0.25)
+
+    def build(self, dim: int, path: str) -> tuple[InitialFn, int]:
+        _need_2d(dim, path)
+        k, amp = self.k, self.amplitude
+
+        def u0(x: torch.Tensor) -> torch.Tensor:
+            return taylor_green_torch(x) + amp * taylor_green_torch(x, k)
+
+        return u0, 2
 
 
 def lamb_oseen_torch(
@@ -86,25 +98,30 @@ def lamb_oseen_torch(
     return torch.stack([-w * dy, w * dx], dim=1)
 
 
-def _vortex_pair(params: dict, dim: int, path: str) -> tuple[InitialFn, int]:
-    from insr.reference.initial import vortex_pair_circulation
+@dataclass
+class VortexPair:
+    """``vortex_pair``: two co-rotating Lamb–Oseen vortices at ``(±separation/2, 0)``."""
 
-    _only(params, {"separation", "core_radius", "peak_speed"}, path)
-    _need_2d(dim, path)
-    sep = _num(params, "separation", path, 0.6, pos=True)
-    rc = _num(params, "core_radius", path, 0.1, pos=True)
-    peak = _num(params, "peak_speed", path, 1.0, pos=True)
-    gamma = vortex_pair_circulation(sep, rc, peak)
+    separation: float = opt(0.6, check=positive)
+    core_radius: float = opt(0.1, check=positive)
+    peak_speed: float = opt(1.0, check=positive)
 
-    def u0(x: torch.Tensor) -> torch.Tensor:
-        return sum(lamb_oseen_torch(x, (c, 0.0), rc, gamma) for c in (-0.5 * sep, 0.5 * sep))
+    def build(self, dim: int, path: str) -> tuple[InitialFn, int]:
+        from insr.reference.initial import vortex_pair_circulation
 
-    return u0, 2
+        _need_2d(dim, path)
+        sep, rc = self.separation, self.core_radius
+        gamma = vortex_pair_circulation(sep, rc, self.peak_speed)
+
+        def u0(x: torch.Tensor) -> torch.Tensor:
+            return sum(lamb_oseen_torch(x, (c, 0.0), rc, gamma) for c in (-0.5 * sep, 0.5 * sep))
+
+        return u0, 2
 
 
-register_family("taylor_green", _taylor_green)
-register_family("taylor_green_multiscale", _taylor_green_multiscale)
-register_family("vortex_pair", _vortex_pair)
+register_family("taylor_green", TaylorGreen)
+register_family("taylor_green_multiscale", TaylorGreenMultiscale)
+register_family("vortex_pair", VortexPair)
 
 # ----------------------------------------------------------------------------- the case
 
@@ -113,29 +130,14 @@ register_family("vortex_pair", _vortex_pair)
 class ReferenceSettings:
     """``[case.reference]`` of an euler case: the grid solver used as truth."""
 
-    resolution: int = 256
-    substeps: int = 1
-    interpolation: str = "cubic"
+    resolution: int = opt(256, check=at_least(4), doc="cells per axis")
+    substeps: int = opt(1, check=at_least(1), doc="grid steps per case step")
+    interpolation: Literal["cubic", "linear"] = opt("cubic")
 
 
 def reference_settings(spec: dict[str, Any], path: str = "case.reference") -> ReferenceSettings:
     """Validate ``[case.reference]`` (unknown keys and bad values -> ConfigError)."""
-    allowed = {"resolution", "substeps", "interpolation"}
-    _only(spec, allowed, path)
-    s = ReferenceSettings(**spec)
-    for key in ("resolution", "substeps"):
-        v = getattr(s, key)
-        if isinstance(v, bool) or not isinstance(v, int) or v < (4 if key == "resolution" else 1):
-            raise ConfigError(
-                f"{path}.{key} = {v!r} is not allowed: expected an integer >= "
-                f"{4 if key == 'resolution' else 1}"
-            )
-    if s.interpolation not in ("cubic", "linear"):
-        raise ConfigError(
-            f"{path}.interpolation = {s.interpolation!r} is not allowed: "
-            "expected 'cubic' or 'linear'"
-        )
-    return s
+    return from_dict(ReferenceSettings, spec, path)
 
 
 def numpy_velocity(u0: InitialFn):

@@ -11,69 +11,61 @@ Scalar families (c = 1), any dimension d:
 - ``callable``: ``target = "package.module:function"``, a torch function
   ``(N, d) -> (N,)`` or ``(N, c)``
 
-Other modules add families (e.g. fluid velocity fields) with :func:`register_family`.
+Each family is a typed dataclass table (unknown keys, wrong types and bad values are
+one-line :class:`ConfigError` naming the key); other modules add families (e.g. fluid
+velocity fields) with :func:`register_family`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import torch
 
-from insr.schema import ConfigError, suggest
+from insr.schema import ConfigError, at_least, from_dict, opt, suggest
 
 InitialFn = Callable[[torch.Tensor], torch.Tensor]
 FamilyBuilder = Callable[[dict[str, Any], int, str], tuple[InitialFn, int]]
 
-_FAMILIES: dict[str, FamilyBuilder] = {}
+
+class FamilyTable(Protocol):
+    """A family's typed table (a dataclass read with :func:`insr.schema.from_dict`)."""
+
+    def build(self, dim: int, path: str) -> tuple[InitialFn, int]: ...
 
 
-def register_family(name: str, builder: FamilyBuilder) -> None:
-    """``builder(params, dim, path) -> (u0, channels)``."""
-    _FAMILIES[name] = builder
+_FAMILIES: dict[str, type] = {}
+
+
+def register_family(name: str, table: type) -> None:
+    """Register family ``name``: a dataclass whose fields are the family's keys and whose
+    ``build(dim, path) -> (u0, channels)`` makes the initial condition."""
+    if not dataclasses.is_dataclass(table) or not hasattr(table, "build"):
+        raise TypeError(f"family {name!r}: expected a dataclass with build(dim, path)")
+    _FAMILIES[name] = table
 
 
 def families() -> list[str]:
     return sorted(_FAMILIES)
 
 
-def _vec(params: dict, key: str, dim: int, path: str, default: Any = None) -> torch.Tensor:
-    v = params.get(key, default)
-    if v is None:
-        raise ConfigError(f"{path}.{key} is missing")
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
-        v = [float(v)] * dim
-    if (
-        not isinstance(v, list)
-        or len(v) != dim
-        or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in v)
-    ):
-        raise ConfigError(f"{path}.{key} = {v!r} is not allowed: expected {dim} number(s)")
-    return torch.tensor(v, dtype=torch.float64)
+def vector(v: float | list[float], dim: int, path: str) -> torch.Tensor:
+    """A number (same on every axis) or ``dim`` numbers, as a float64 tensor."""
+    vals = [float(v)] * dim if isinstance(v, (int, float)) else list(v)
+    if len(vals) != dim:
+        raise ConfigError(f"{path} = {v!r} is not allowed: expected {dim} number(s)")
+    return torch.tensor(vals, dtype=torch.float64)
 
 
-def _num(
-    params: dict, key: str, path: str, default: float | None = None, pos: bool = False
-) -> float:
-    v = params.get(key, default)
-    if v is None:
-        raise ConfigError(f"{path}.{key} is missing")
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise ConfigError(f"{path}.{key} = {v!r} is not allowed: expected a number")
-    if pos and not v > 0:
-        raise ConfigError(f"{path}.{key} = {v!r} is not allowed: expected a number > 0")
-    return float(v)
-
-
-def _only(params: dict, allowed: set[str], path: str) -> None:
-    for k in params:
-        if k not in allowed:
-            raise ConfigError(
-                f"unknown key '{path}.{k}'{suggest(k, allowed)}; "
-                f"allowed: {', '.join(sorted(allowed))}"
-            )
+def _positive_vector(v: float | list[float], dim: int, path: str) -> torch.Tensor:
+    t = vector(v, dim, path)
+    if (t <= 0).any():
+        raise ConfigError(f"{path} = {v!r} is not allowed: expected number(s) > 0")
+    return t
 
 
 def _gaussian_fn(mu: torch.Tensor, sigma: torch.Tensor, amp: float) -> InitialFn:
@@ -85,39 +77,58 @@ def _gaussian_fn(mu: torch.Tensor, sigma: torch.Tensor, amp: float) -> InitialFn
     return u0
 
 
-def _gaussian(params: dict, dim: int, path: str) -> tuple[InitialFn, int]:
-    _only(params, {"mu", "sigma", "amplitude"}, path)
-    sigma = _vec(params, "sigma", dim, path)
-    if (sigma <= 0).any():
-        raise ConfigError(f"{path}.sigma must be > 0")
-    return _gaussian_fn(
-        _vec(params, "mu", dim, path), sigma, _num(params, "amplitude", path, 1.0)
-    ), 1
+@dataclass
+class Gaussian:
+    """``gaussian``: ``A exp(-|x - mu|^2 / (2 sigma^2))``."""
+
+    mu: list[float] | float = opt(doc="center, one number per axis (or one for all)")
+    sigma: list[float] | float = opt(doc="width > 0 per axis (or one for all)")
+    amplitude: float = opt(1.0)
+
+    def build(self, dim: int, path: str) -> tuple[InitialFn, int]:
+        sigma = _positive_vector(self.sigma, dim, f"{path}.sigma")
+        return _gaussian_fn(vector(self.mu, dim, f"{path}.mu"), sigma, self.amplitude), 1
 
 
-def _gaussians(params: dict, dim: int, path: str) -> tuple[InitialFn, int]:
-    _only(params, {"components"}, path)
-    comps = params.get("components")
-    if not isinstance(comps, list) or not comps or not all(isinstance(c, dict) for c in comps):
-        raise ConfigError(f"{path}.components must be a non-empty list of {{mu, sigma, amplitude}}")
-    fns = [_gaussian(c, dim, f"{path}.components[{i}]")[0] for i, c in enumerate(comps)]
-    return (lambda x: sum(f(x) for f in fns)), 1
+def _non_empty(path: str, v: list) -> None:
+    if not v:
+        raise ConfigError(f"{path} = [] is not allowed: expected at least one table")
 
 
-def _wave_packet(params: dict, dim: int, path: str) -> tuple[InitialFn, int]:
-    _only(params, {"mu", "sigma", "k", "amplitude"}, path)
-    mu = _vec(params, "mu", dim, path)
-    sigma = _vec(params, "sigma", dim, path)
-    if (sigma <= 0).any():
-        raise ConfigError(f"{path}.sigma must be > 0")
-    k = _vec(params, "k", dim, path)
-    env = _gaussian_fn(mu, sigma, _num(params, "amplitude", path, 1.0))
+@dataclass
+class Gaussians:
+    """``gaussians``: a sum of gaussians."""
 
-    def u0(x: torch.Tensor) -> torch.Tensor:
-        phase = ((x - mu.to(x)) * k.to(x)).sum(dim=1, keepdim=True)
-        return env(x) * torch.cos(phase)
+    components: list[dict] = opt(check=_non_empty, doc="[{mu, sigma, amplitude}, ...]")
 
-    return u0, 1
+    def build(self, dim: int, path: str) -> tuple[InitialFn, int]:
+        fns = []
+        for i, c in enumerate(self.components):
+            where = f"{path}.components[{i}]"
+            fns.append(from_dict(Gaussian, c, where).build(dim, where)[0])
+        return (lambda x: sum(f(x) for f in fns)), 1
+
+
+@dataclass
+class WavePacket:
+    """``wave_packet``: ``A exp(-|x - mu|^2 / (2 sigma^2)) cos(k . (x - mu))``."""
+
+    mu: list[float] | float = opt()
+    sigma: list[float] | float = opt()
+    k: list[float] | float = opt(doc="wave vector")
+    amplitude: float = opt(1.0)
+
+    def build(self, dim: int, path: str) -> tuple[InitialFn, int]:
+        mu = vector(self.mu, dim, f"{path}.mu")
+        sigma = _positive_vector(self.sigma, dim, f"{path}.sigma")
+        k = vector(self.k, dim, f"{path}.k")
+        env = _gaussian_fn(mu, sigma, self.amplitude)
+
+        def u0(x: torch.Tensor) -> torch.Tensor:
+            phase = ((x - mu.to(x)) * k.to(x)).sum(dim=1, keepdim=True)
+            return env(x) * torch.cos(phase)
+
+        return u0, 1
 
 
 def load_callable(target: str, path: str) -> Callable:
@@ -135,22 +146,27 @@ def load_callable(target: str, path: str) -> Callable:
     return fn
 
 
-def _callable(params: dict, dim: int, path: str) -> tuple[InitialFn, int]:
-    _only(params, {"target", "channels"}, path)
-    fn = load_callable(params.get("target"), f"{path}.target")
-    channels = int(params.get("channels", 1))
+@dataclass
+class CallableFamily:
+    """``callable``: a torch function ``(N, d) -> (N,)`` or ``(N, c)``."""
 
-    def u0(x: torch.Tensor) -> torch.Tensor:
-        y = fn(x)
-        return y.reshape(x.shape[0], -1)
+    target: str = opt(doc="'package.module:function'")
+    channels: int = opt(1, check=at_least(1))
 
-    return u0, channels
+    def build(self, dim: int, path: str) -> tuple[InitialFn, int]:
+        fn = load_callable(self.target, f"{path}.target")
+
+        def u0(x: torch.Tensor) -> torch.Tensor:
+            y = fn(x)
+            return y.reshape(x.shape[0], -1)
+
+        return u0, self.channels
 
 
-register_family("gaussian", _gaussian)
-register_family("gaussians", _gaussians)
-register_family("wave_packet", _wave_packet)
-register_family("callable", _callable)
+register_family("gaussian", Gaussian)
+register_family("gaussians", Gaussians)
+register_family("wave_packet", WavePacket)
+register_family("callable", CallableFamily)
 
 
 def make_initial(
@@ -164,7 +180,7 @@ def make_initial(
             f"unknown initial-condition family '{family}'{suggest(str(family), _FAMILIES)}; "
             f"allowed: {', '.join(families())}"
         )
-    return _FAMILIES[family](params, dim, path)
+    return from_dict(_FAMILIES[family], params, path).build(dim, path)
 
 
 def value_and_gradient(fn: InitialFn, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

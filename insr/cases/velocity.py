@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 
-from insr.schema import ConfigError, suggest
+from insr.schema import ConfigError, from_dict, opt, suggest
 
 
 @dataclass
@@ -58,29 +59,48 @@ class Rotation:
         return j.expand(x.shape[0], 2, 2)
 
 
-KINDS = ("constant", "rotation")
+@dataclass(kw_only=True)
+class ConstantTable:
+    """``{kind = "constant", value = [a_1, ..., a_d]}``."""
+
+    kind: Literal["constant"] = opt("constant")
+    value: list[float] = opt(doc="velocity, one number per axis")
+
+    def build(self, dim: int, path: str) -> Constant:
+        if len(self.value) != dim:
+            raise ConfigError(
+                f"{path}.value = {self.value!r} is not allowed: expected {dim} number(s)"
+            )
+        return Constant(tuple(self.value))
 
 
-def make_velocity(spec: dict, dim: int, path: str = "case.velocity"):
-    kind = spec.get("kind", "constant")
-    if kind == "constant":
-        v = spec.get("value")
-        if not isinstance(v, list) or len(v) != dim:
-            raise ConfigError(f"{path}.value = {v!r} is not allowed: expected {dim} number(s)")
-        extra = set(spec) - {"kind", "value"}
-        if extra:
-            raise ConfigError(f"unknown key '{path}.{sorted(extra)[0]}'; allowed: kind, value")
-        return Constant(tuple(float(a) for a in v))
-    if kind == "rotation":
+@dataclass
+class RotationTable:
+    """``{kind = "rotation", omega = 1.0, center = [cx, cy]}`` (2D)."""
+
+    kind: Literal["rotation"] = opt("rotation")
+    omega: float = opt(1.0, doc="angular velocity, rad per unit time")
+    center: list[float] = opt([0.0, 0.0], doc="center of rotation")
+
+    def build(self, dim: int, path: str) -> Rotation:
         if dim != 2:
             raise ConfigError(f"{path}.kind = 'rotation' needs a 2D domain, got {dim}D")
-        extra = set(spec) - {"kind", "omega", "center"}
-        if extra:
-            raise ConfigError(
-                f"unknown key '{path}.{sorted(extra)[0]}'; allowed: kind, omega, center"
-            )
-        c = spec.get("center", [0.0, 0.0])
-        return Rotation(float(spec.get("omega", 1.0)), (float(c[0]), float(c[1])))
-    raise ConfigError(
-        f"unknown velocity kind '{kind}'{suggest(str(kind), KINDS)}; allowed: {', '.join(KINDS)}"
-    )
+        if len(self.center) != 2:
+            raise ConfigError(f"{path}.center = {self.center!r} is not allowed: expected 2 numbers")
+        return Rotation(self.omega, (self.center[0], self.center[1]))
+
+
+#: velocity kind -> its typed table (``build(dim, path)`` makes the velocity)
+VELOCITIES: dict[str, type] = {"constant": ConstantTable, "rotation": RotationTable}
+KINDS = tuple(VELOCITIES)
+
+
+def make_velocity(spec: dict, dim: int, path: str = "case.velocity") -> Constant | Rotation:
+    """Build the velocity of a ``[case.velocity]`` table."""
+    kind = spec.get("kind", "constant")
+    if kind not in VELOCITIES:
+        raise ConfigError(
+            f"unknown velocity kind '{kind}'{suggest(str(kind), KINDS)}; "
+            f"allowed: {', '.join(KINDS)}"
+        )
+    return from_dict(VELOCITIES[kind], spec, path).build(dim, path)

@@ -70,7 +70,7 @@ def run(
             sets.append(f"run.name={name!r}" if name else "run.name=''")
         cfg = load_config(case, [str(c) for c in config or []], sets)
         run_dir = out if out is not None else default_run_dir(cfg)
-        max_iters = max(cfg.solver.max_iters, cfg.solver.init_max_iters)
+        max_iters = max(cfg.solver.max_iters, cfg.solver.init.max_iters)
         with RunProgress(cfg.case.steps, 0, max_iters, quiet) as progress:
             result = execute(
                 cfg, run_dir, overwrite=overwrite, report=_notes(progress), on_diverge=on_diverge
@@ -222,7 +222,7 @@ def _resume_run(
     plan = plan_resume(path, sets)
     s = plan.cfg.solver
     with RunProgress(
-        plan.cfg.case.steps, plan.last_step + 1, max(s.max_iters, s.init_max_iters), quiet
+        plan.cfg.case.steps, plan.last_step + 1, max(s.max_iters, s.init.max_iters), quiet
     ) as progress:
         result = resume(plan, report=_notes(progress), on_diverge=on_diverge)
     _print_run_summary(result, quiet)

@@ -12,6 +12,7 @@ is identical to a run configured with that number.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,13 +38,16 @@ class Omega0Choice:
 
 
 def wants_auto_omega0(cfg: RunConfig) -> bool:
-    return cfg.representation.kind == "siren" and cfg.representation.params.get("omega0") == "auto"
+    rep = cfg.representation
+    return rep.kind == "siren" and getattr(rep.settings, "omega0", None) == "auto"
 
 
 def with_omega0(cfg: RunConfig, omega0: float) -> RunConfig:
     """A copy of ``cfg`` whose SIREN uses ``omega0``."""
     out = copy.deepcopy(cfg)
-    out.representation.params = {**out.representation.params, "omega0": float(omega0)}
+    out.representation.settings = dataclasses.replace(
+        out.representation.settings, omega0=float(omega0)
+    )
     return out
 
 
@@ -56,7 +60,7 @@ def choose_omega0(
 
     s = cfg.solver
     budget = Budget(
-        lr=s.init_lr,
+        lr=s.init.lr,
         max_iters=cfg.derivative.omega0_auto_iters,
         min_iters=cfg.derivative.omega0_auto_iters,
         check_every=s.check_every,
@@ -66,7 +70,7 @@ def choose_omega0(
     )
     _, exact_g = case.initial_value_and_gradient(points)
     exact_np = exact_g.detach().cpu().double().numpy()
-    candidates = [float(c) for c in cfg.representation.params["omega0_candidates"]]
+    candidates = [float(c) for c in cfg.representation.settings.omega0_candidates]
     errors = []
     for w0 in candidates:
         torch.manual_seed(cfg.run.seed)

@@ -16,7 +16,7 @@ def build_equation(cfg: RunConfig, case: Case, device: torch.device, dtype: torc
         from insr.derivatives.coarse_to_fine import schedule_options
         from insr.equations.advection import Advection
 
-        field = build_field(rep.kind, rep.params, case.domain, case.channels).to(device, dtype)
+        field = build_field(rep.kind, rep.settings, case.domain, case.channels).to(device, dtype)
         s = cfg.solver
         return Advection(
             case,

@@ -1,6 +1,8 @@
-"""Representations: name -> (config dataclass, builder).
+"""Representations: a registry ``kind -> Config class``; the config's ``build(domain,
+out_features)`` makes the :class:`Field`.
 
-A builder takes ``(params, domain, out_features)`` and returns a :class:`Field`.
+``[representation.<kind>]`` is read into that kind's config dataclass once
+(:func:`parse_settings`); the typed settings travel in the run config and build the field.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 from insr.fields.base import Field
 from insr.schema import from_dict, to_dict
 
-# kind -> (module, config class name, field class name)
+# kind -> (module, config class name, field class name); imported on first use
 _REGISTRY: dict[str, tuple[str, str, str]] = {
     "siren": ("insr.fields.mlp", "SirenConfig", "Siren"),
     "gauss": ("insr.fields.mlp", "GaussConfig", "GaussMLP"),
@@ -38,22 +40,40 @@ def _classes(kind: str) -> tuple[type, type]:
 
 
 def config_class(kind: str) -> type:
+    """The settings dataclass of representation ``kind``."""
     return _classes(kind)[0]
+
+
+def parse_settings(kind: str, raw: dict[str, Any], path: str) -> Any:
+    """Validate a ``[representation.<kind>]`` table into the kind's typed settings."""
+    return from_dict(config_class(kind), raw, path)
 
 
 def representation_params(kind: str, raw: dict[str, Any], path: str) -> dict[str, Any]:
     """Validate a ``[representation.<kind>]`` table; returns the full dict with defaults."""
-    cfg_cls, _ = _classes(kind)
-    return to_dict(from_dict(cfg_cls, raw, path))
+    return to_dict(parse_settings(kind, raw, path))
 
 
 def build_field(
-    kind: str, params: dict[str, Any], domain: Sequence[Sequence[float]], out_features: int
+    kind: str,
+    settings: Any,
+    domain: Sequence[Sequence[float]],
+    out_features: int,
 ) -> Field:
-    """Instantiate representation ``kind`` for a box ``domain`` and ``out_features`` channels."""
+    """Instantiate representation ``kind`` for a box ``domain`` and ``out_features`` channels.
+
+    ``settings`` is the kind's typed config (as a resolved run config carries it) or a raw
+    ``[representation.<kind>]`` dict (validated here).
+    """
     cfg_cls, field_cls = _classes(kind)
-    cfg = from_dict(cfg_cls, params, f"representation.{kind}")
-    return field_cls(cfg, domain, out_features)
+    if isinstance(settings, dict):
+        settings = from_dict(cfg_cls, settings, f"representation.{kind}")
+    elif not isinstance(settings, cfg_cls):
+        raise TypeError(f"settings of '{kind}' must be a {cfg_cls.__name__} or a dict")
+    build = getattr(settings, "build", None)
+    if build is not None:
+        return build(domain, out_features)
+    return field_cls(settings, domain, out_features)
 
 
 # the classical reference solver as a representation (runner.execute branches on it)
@@ -73,7 +93,9 @@ __all__ = [
     "REPRESENTATIONS",
     "SOLVER_KINDS",
     "build_field",
+    "config_class",
     "field_kinds",
+    "parse_settings",
     "register",
     "representation_params",
 ]

@@ -70,6 +70,10 @@ class DenseGridConfig:
             for level in range(self.n_levels)
         ]
 
+    def build(self, domain: Sequence[Sequence[float]], out_features: int) -> DenseGrid:
+        """The field for box ``domain`` with ``out_features`` channels."""
+        return DenseGrid(self, domain, out_features)
+
 
 class DenseGrid(GridField):
     """Dense multi-resolution grid on ``[0, 1]^d`` unit coordinates (see module docstring).

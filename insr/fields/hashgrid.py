@@ -83,6 +83,10 @@ class HashGridConfig:
                 "with backend 'tcnn': expected 1, 2, 4 or 8"
             )
 
+    def build(self, domain: Sequence[Sequence[float]], out_features: int) -> HashGrid:
+        """The field for box ``domain`` with ``out_features`` channels."""
+        return HashGrid(self, domain, out_features)
+
 
 def tcnn_unavailable_reason(d: int) -> str | None:
     """Why the tinycudann backend cannot be used for ``d``-dimensional inputs (None if it can)."""

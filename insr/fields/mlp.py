@@ -52,6 +52,10 @@ class SirenConfig:
         if not self.omega0_candidates or any(c <= 0 for c in self.omega0_candidates):
             raise ConfigError(f"{path}.omega0_candidates must be a non-empty list of numbers > 0")
 
+    def build(self, domain: Sequence[Sequence[float]], out_features: int) -> Siren:
+        """The field for box ``domain`` with ``out_features`` channels."""
+        return Siren(self, domain, out_features)
+
 
 @dataclass
 class GaussConfig:
@@ -61,6 +65,10 @@ class GaussConfig:
     hidden_features: int = opt(32, check=at_least(1))
     sigma: float = opt(0.1, check=positive)
 
+    def build(self, domain: Sequence[Sequence[float]], out_features: int) -> GaussMLP:
+        """The field for box ``domain`` with ``out_features`` channels."""
+        return GaussMLP(self, domain, out_features)
+
 
 @dataclass
 class MLPConfig:
@@ -69,6 +77,10 @@ class MLPConfig:
     hidden_layers: int = opt(3, check=at_least(1))
     hidden_features: int = opt(32, check=at_least(1))
     activation: Literal["tanh", "softplus"] = opt("tanh")
+
+    def build(self, domain: Sequence[Sequence[float]], out_features: int) -> TanhMLP:
+        """The field for box ``domain`` with ``out_features`` channels."""
+        return TanhMLP(self, domain, out_features)
 
 
 class _Sine:
