@@ -26,7 +26,7 @@ def _run(env_extra: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
             "--set",
             "solver.max_iters=5",
             "--set",
-            "solver.init_max_iters=5",
+            "solver.init.max_iters=5",
             "--set",
             "eval.resolution=17",
             "-q",

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from insr.cli import app
 
 TINY = (
-    '"eval.resolution=33", "solver.max_iters=20", "solver.init_max_iters=30", '
+    '"eval.resolution=33", "solver.max_iters=20", "solver.init.max_iters=30", '
     '"solver.check_every=10", "solver.samples=200", "run.threads=1", "run.device=cpu"'
 )
 STUDY = f"""
