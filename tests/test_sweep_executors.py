@@ -283,7 +283,7 @@ def test_sigint_cancels_queued_members_and_leaves_no_worker(tmp_path):
 
 def test_sigkill_of_the_driver_kills_workers_and_resume_completes(tmp_path):
     out = tmp_path / "c"
-    args = _args(out, "--reprs", "siren", "--seeds", "0,1", "--workers", "2", steps=12)
+    args = _args(out, "--reprs", "siren", "--seeds", "0,1", "--workers", "2", steps=8)
     p = _spawn(args)
     try:
         _wait_for(lambda: _done_step(out, "siren-s0") >= 1 or p.poll() is not None, "step 1")
@@ -307,4 +307,4 @@ def test_sigkill_of_the_driver_kills_workers_and_resume_completes(tmp_path):
     assert 1 <= resumed_from <= killed_at + 2
     with h5py.File(out / "siren-s0" / "run.h5", "r") as f:
         n = int(f.attrs["completed_steps"])
-        assert f["step"][:n].tolist() == list(range(13))
+        assert f["step"][:n].tolist() == list(range(9))
