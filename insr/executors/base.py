@@ -67,6 +67,7 @@ class ProgressFile:
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "phase": "starting",
+            "started": time.time(),
         }
 
     def update(self, **fields: Any) -> None:
