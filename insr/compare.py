@@ -579,8 +579,12 @@ def _outcome(end: Any, kind: str, note: str, compare_dir: Path) -> MemberOutcome
     if end.state == "cancelled":
         return MemberOutcome(end.name, kind, "cancelled", end.reason)
     status = log_status(compare_dir / end.name)
+    if end.state == "lost" and end.after_stop and status is None:
+        return MemberOutcome(end.name, kind, "cancelled", "stopped before it logged a step")
     if end.state == "lost":
         st = status if status and status.startswith("interrupted") else "failed"
+        if end.after_stop and st == "failed":
+            st = "interrupted"
         return MemberOutcome(end.name, kind, st, end.reason, float(rec.get("seconds", 0.0)))
     st = str(rec.get("status") or status or "failed")
     reason = str(rec.get("reason", ""))

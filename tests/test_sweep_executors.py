@@ -210,31 +210,37 @@ def test_resume_reruns_a_member_whose_log_has_another_config(local_sweep, tmp_pa
 
 
 # ----------------------------------------------------------------- Ray
-def test_ray_executor_summary_equals_local_bit_for_bit(local_sweep, tmp_path):
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A local Ray cluster with 2 CPUs in this process."""
     ray = pytest.importorskip("ray", reason="the ray extra (pip install 'insr[ray]') is missing")
+    # a loaded CI machine can take longer than Ray's default to register the node
+    os.environ.setdefault("RAY_raylet_start_wait_time_s", "180")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        out = tmp_path / "ray"
-        res = cli.invoke(
-            app,
-            _args(
-                out,
-                "--reprs",
-                "siren",
-                "--seeds",
-                "0,1",
-                "--executor",
-                "ray",
-                "--cpus-per-member",
-                "1",
-            ),
-        )
-        assert res.exit_code == 0, res.output
-        recs = [json.loads((out / ".sweep" / f"siren-s{s}.json").read_text()) for s in (0, 1)]
-        assert all(r["threads"] == 1 for r in recs)
-        assert all(r["pid"] != os.getpid() for r in recs)  # ran in Ray workers
-    finally:
-        ray.shutdown()
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_executor_summary_equals_local_bit_for_bit(local_sweep, ray_cluster, tmp_path):
+    out = tmp_path / "ray"
+    res = cli.invoke(
+        app,
+        _args(
+            out,
+            "--reprs",
+            "siren",
+            "--seeds",
+            "0,1",
+            "--executor",
+            "ray",
+            "--cpus-per-member",
+            "1",
+        ),
+    )
+    assert res.exit_code == 0, res.output
+    recs = [json.loads((out / ".sweep" / f"siren-s{s}.json").read_text()) for s in (0, 1)]
+    assert all(r["threads"] == 1 for r in recs)
+    assert all(r["pid"] != os.getpid() for r in recs)  # ran in Ray workers
 
     def numbers(d: Path) -> list[dict]:
         rows = json.loads((d / "summary.json").read_text())["members"]
@@ -242,6 +248,40 @@ def test_ray_executor_summary_equals_local_bit_for_bit(local_sweep, tmp_path):
 
     assert numbers(out) == numbers(local_sweep)
     assert json.loads((out / "sweep.json").read_text())["executor"] == "ray"
+
+
+def test_ray_task_killed_mid_run_is_retried_by_resuming_its_log(ray_cluster, tmp_path):
+    import threading
+
+    out = tmp_path / "ray-kill"
+    killed: dict[str, int] = {}
+
+    def killer() -> None:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            if _done_step(out, "siren") >= 1:
+                rec = json.loads((out / ".sweep" / "siren.json").read_text())
+                killed.update(pid=int(rec["pid"]), step=int(rec["done"]))
+                os.kill(killed["pid"], signal.SIGKILL)  # the Ray worker running the member
+                return
+            time.sleep(0.02)
+
+    t = threading.Thread(target=killer, daemon=True)
+    t.start()
+    res = cli.invoke(
+        app, _args(out, "--reprs", "siren", "--executor", "ray", "--cpus-per-member", "1", steps=8)
+    )
+    t.join(timeout=5)
+    assert res.exit_code == 0, res.output
+    assert killed, "the member finished before it could be killed"
+    rec = json.loads((out / ".sweep" / "siren.json").read_text())
+    assert rec["pid"] != killed["pid"]  # a new worker ran the retry
+    assert 1 <= rec["resumed_from"] <= killed["step"] + 2  # not from step 0
+    m = _manifest(out)
+    assert m["siren"]["status"] == "complete" and "resumed from step" in m["siren"]["reason"]
+    with h5py.File(out / "siren" / "run.h5", "r") as f:
+        n = int(f.attrs["completed_steps"])
+        assert f["step"][:n].tolist() == list(range(9))
 
 
 def test_ray_missing_extra_is_one_line(tmp_path, monkeypatch):

@@ -55,6 +55,7 @@ class TaskEnd:
     state: str
     reason: str = ""
     record: dict[str, Any] = field(default_factory=dict)
+    after_stop: bool = False  # it ended after the sweep was told to stop
 
 
 class ProgressFile:
@@ -226,10 +227,12 @@ def run_members(
                 for name, why in executor.poll():
                     running.pop(name, None)
                     rec = refresh(name)
+                    stopping = flag.signum is not None
                     if rec.get("phase") == "end":
-                        end = TaskEnd(name, "ended", "", rec)
+                        end = TaskEnd(name, "ended", "", rec, stopping)
                     else:
-                        end = TaskEnd(name, "lost", why or "the task ended without a result", rec)
+                        why = why or "the task ended without a result"
+                        end = TaskEnd(name, "lost", why, rec, stopping)
                     if rec.get("interrupted") and flag.signum is None:
                         flag.signum = signal.SIGINT  # the member itself got the signal
                     ends[name] = end
