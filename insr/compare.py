@@ -1,7 +1,9 @@
 """Sweeps: one case on many representations (or gradient strategies), side by side.
 
 A sweep is a list of :class:`Member` (a name and config overrides). Each member is an
-ordinary run (:func:`insr.runner.execute`) with its own log ``<compare_dir>/<member>/run.h5``.
+ordinary run with its own log ``<compare_dir>/<member>/run.h5``, run as one task of an
+executor (:mod:`insr.executors`: local processes or Ray) by :func:`member_work`; the only
+call into the runner is :func:`_run_or_resume`.
 The compare directory also holds ``sweep.json`` (the members, their overrides, status and,
 for a member that produced no log, the one-line reason), so that :func:`summarize`
 recomputes every number from files alone.

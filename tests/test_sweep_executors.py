@@ -156,6 +156,17 @@ def test_bad_sweep_and_seeds_are_one_line_usage_errors(tmp_path):
         assert not (tmp_path / "c").exists()
 
 
+def test_a_worker_that_cannot_write_the_sweep_directory_says_so(tmp_path):
+    from insr.executors import MemberTask, ProgressFile
+
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    task = MemberTask("m", "insr.compare:member_work", {}, str(not_a_dir))
+    with pytest.raises(cmp.UsageError, match="filesystem every node sees") as e:
+        ProgressFile(task).update(phase="starting")
+    assert str(not_a_dir) in str(e.value) and "\n" not in str(e.value)
+
+
 # ----------------------------------------------------------------- a real local sweep
 @pytest.fixture(scope="module")
 def local_sweep(tmp_path_factory) -> Path:

@@ -89,8 +89,10 @@ class RayExecutor:
                 self.ray.get(ref)
                 out.append((name, ""))
             except Exception as e:  # noqa: BLE001 - a task error is the member's end
-                text = str(e).strip().splitlines()
-                out.append((name, f"ray: {type(e).__name__}: {text[-1] if text else ''}"[:300]))
+                cause = getattr(e, "cause", None) or e
+                text = str(cause).strip().splitlines()
+                line = text[0] if text else type(cause).__name__
+                out.append((name, f"ray: {line}"[:300]))
         return out
 
     def stop(self, names: list[str], *, kill: bool) -> None:
