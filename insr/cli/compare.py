@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -253,13 +253,18 @@ def _compare(
 WorkersOpt = Annotated[
     Optional[int],  # noqa: UP045
     typer.Option(
-        "--workers", "-j", help="Parallel member runs (default: min(members, cores)).", min=1
+        "--workers",
+        "-j",
+        help="Parallel members (local default: min(members, cores); ray: tasks in flight).",
+        min=1,
     ),
 ]
 ResumeOpt = Annotated[
     bool,
     typer.Option(
-        "--resume", help="Skip members whose log is complete (with --out, or the latest sweep)."
+        "--resume",
+        help="Continue the sweep (--out, or the latest): reuse complete members whose stored "
+        "config matches, continue or re-run the others.",
     ),
 ]
 CompareOutOpt = Annotated[
@@ -273,7 +278,7 @@ StepsOpt = Annotated[
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")]
 
 
-class ExecutorName(str, Enum):
+class ExecutorName(StrEnum):
     local = "local"
     ray = "ray"
 
@@ -282,7 +287,7 @@ ExecutorOpt = Annotated[
     ExecutorName,
     typer.Option(
         "--executor",
-        help="Where members run: local processes, or a Ray cluster (extra insr[ray]).",
+        help="Where members run: local processes, or a Ray cluster (extra insr\\[ray]).",
     ),
 ]
 AddressOpt = Annotated[
