@@ -547,7 +547,9 @@ def run_sweep(
     def on_event(event: str, data: dict[str, Any]) -> None:
         if event == "progress":
             name, phase = data["name"], data.get("phase")
-            if phase == "fitting" and "done" not in data:
+            if phase == "starting":
+                emit("phase", {"name": name, "phase": "starting"})
+            elif phase == "fitting" and "done" not in data:
                 emit("phase", {"name": name, "phase": "fitting step 0"})
             elif "done" in data:
                 emit("step", {"name": name, "step": int(data["done"])})
