@@ -75,9 +75,9 @@ class RunProgress(_LiveProgress):
 
 
 class SweepProgress(_LiveProgress):
-    """One live table of members: bar, steps done, phase (``queued``, ``starting``, ``fitting step 0``,
-    ``step k/N``, the final status), elapsed time and ETA; an ``all members`` row on top
-    carries the overall ETA. Widths are fixed once the plan is known."""
+    """One live table of members: bar, steps done, phase (``queued``, ``starting``,
+    ``fitting step 0``, ``step k/N``, the final status), elapsed time and ETA; an
+    ``all members`` row on top carries the overall ETA. Widths are fixed once the plan is known."""
 
     PHASE_WIDTH = 22
 
