@@ -1,7 +1,9 @@
 """Sweeps: one case on many representations (or gradient strategies), side by side.
 
 A sweep is a list of :class:`Member` (a name and config overrides). Each member is an
-ordinary run (:func:`insr.runner.execute`) with its own log ``<compare_dir>/<member>/run.h5``.
+ordinary run with its own log ``<compare_dir>/<member>/run.h5``, run as one task of an
+executor (:mod:`insr.executors`: local processes or Ray) by :func:`member_work`; the only
+call into the runner is :func:`_run_or_resume`.
 The compare directory also holds ``sweep.json`` (the members, their overrides, status and,
 for a member that produced no log, the one-line reason), so that :func:`summarize`
 recomputes every number from files alone.
@@ -20,12 +22,9 @@ Summary quantities (all read from the member logs, ``/metrics/<name>``):
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import json
 import math
-import multiprocessing as mp
 import os
-import queue as queue_mod
 import re
 import time
 from collections.abc import Callable
@@ -61,6 +60,8 @@ class Member:
     name: str
     sets: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+    group: str = ""  # the configuration a seed replica belongs to ("" = its own name)
+    seed: int | None = None
 
 
 @dataclass
@@ -130,11 +131,20 @@ def select_members(kind: SweepKind, picks: list[str] | None) -> list[Member]:
                     members.extend(read_members(Path(p)))
                 elif p in by_name:
                     members.append(by_name[p])
+                elif kind == "representations" and p in _kinds():
+                    members.append(Member(name=p, sets=[f"representation.kind={p}"]))
                 else:
                     raise UsageError(
-                        f"unknown member '{p}'{suggest(p, by_name)}; allowed: "
-                        f"{', '.join(by_name)} or a member TOML file"
+                        f"unknown member '{p}'{suggest(p, [*by_name, *_kinds()])}; allowed: "
+                        f"{', '.join(by_name)}, a representation kind "
+                        f"({', '.join(_kinds())}) or a member TOML file"
                     )
+    check_names(members)
+    return members
+
+
+def check_names(members: list[Member]) -> None:
+    """Member names are folder names: allowed characters, no duplicates, at least one."""
     seen: set[str] = set()
     for m in members:
         if not NAME_RE.match(m.name):
@@ -146,7 +156,87 @@ def select_members(kind: SweepKind, picks: list[str] | None) -> list[Member]:
         seen.add(m.name)
     if not members:
         raise UsageError("the sweep has no members")
-    return members
+
+
+def _kinds() -> list[str]:
+    from insr.fields import REPRESENTATIONS
+
+    return list(REPRESENTATIONS)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``0..4`` (inclusive), ``0,3,7`` or a mix (``0..2,9``) -> distinct seeds in order."""
+    out: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        m = re.fullmatch(r"(-?\d+)\.\.(-?\d+)", part)
+        if m:
+            a, b = int(m.group(1)), int(m.group(2))
+            if b < a or b - a >= 10_000:
+                raise UsageError(f"--seeds {text!r}: '{part}' must be 'a..b' with a <= b")
+            vals = list(range(a, b + 1))
+        elif re.fullmatch(r"-?\d+", part):
+            vals = [int(part)]
+        else:
+            raise UsageError(f"--seeds {text!r} is not allowed: expected e.g. 0..4 or 0,1,2")
+        for v in vals:
+            if not 0 <= v < 2**63:
+                raise UsageError(f"--seeds: {v} is out of range (0 <= seed < 2**63)")
+            if v not in out:
+                out.append(v)
+    return out
+
+
+def parse_sweep(text: str) -> tuple[str, list[str]]:
+    """``section.key=v1,v2,...`` -> (key, values)."""
+    key, eq, vals = text.partition("=")
+    key = key.strip()
+    values = [v.strip() for v in vals.split(",")] if eq else []
+    if not eq or "." not in key or not values or any(not v for v in values):
+        raise UsageError(
+            f"--sweep {text!r} is not allowed: expected section.key=v1,v2,... (e.g. "
+            "representation.siren.omega0=5,30,50)"
+        )
+    if len(set(values)) != len(values):
+        raise UsageError(f"--sweep {text!r}: a value appears twice")
+    return key, values
+
+
+def _tag(key: str, value: str) -> str:
+    short = key.rsplit(".", 1)[-1]
+    return re.sub(r"[^A-Za-z0-9_.+-]", "_", f"{short}{value}")
+
+
+def expand_members(
+    members: list[Member], sweeps: list[str] | None = None, seeds: list[int] | None = None
+) -> list[Member]:
+    """Cartesian product of members × every ``--sweep`` × seeds. A variant's overrides
+    come after the member's own; ``run.seed`` in ``--sweep`` is the seed dimension."""
+    import itertools
+
+    dims: list[tuple[str, list[str]]] = []
+    seed_list = list(seeds or [])
+    for s in sweeps or []:
+        key, values = parse_sweep(s)
+        if key in {k for k, _ in dims} or (key == "run.seed" and seed_list):
+            raise UsageError(f"--sweep: {key} is swept twice (--sweep/--seeds)")
+        if key == "run.seed":
+            seed_list = [int(v) for v in parse_seeds(",".join(values))]
+            continue
+        dims.append((key, values))
+    out: list[Member] = []
+    for m in members:
+        for combo in itertools.product(*[vals for _, vals in dims]):
+            extra = [f"{k}={v}" for (k, _), v in zip(dims, combo, strict=True)]
+            name = "-".join([m.name, *(_tag(k, v) for (k, _), v in zip(dims, combo, strict=True))])
+            if not seed_list:
+                out.append(Member(name, [*m.sets, *extra], m.config))
+                continue
+            for sd in seed_list:
+                out.append(
+                    Member(f"{name}-s{sd}", [*m.sets, *extra, f"run.seed={sd}"], m.config, name, sd)
+                )
+    check_names(out)
+    return out
 
 
 def member_raw(base: dict[str, Any], sets: list[str], member: Member) -> dict[str, Any]:
@@ -208,32 +298,103 @@ def _first_line(e: BaseException) -> str:
     return msg if msg else type(e).__name__
 
 
-def run_member(
-    name: str, raw: dict[str, Any], run_dir: str, threads: int, events: Any = None
-) -> MemberOutcome:
-    """Run one member (in this process or a worker); never raises for a failed run."""
-    import torch
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
+
+IGNORED_KEYS = ("run.threads",)  # set per task by the executor; changes no number
+
+
+def config_difference(stored: dict[str, Any], wanted: dict[str, Any]) -> str | None:
+    """The first key where two resolved configs differ (``key: a != b``), or None."""
+    a, b = _flat(stored), _flat(wanted)
+    for k in sorted(set(a) | set(b)):
+        if k.startswith(IGNORED_KEYS):
+            continue
+        if a.get(k) != b.get(k):
+            return f"{k}: stored {a.get(k)!r}, sweep {b.get(k)!r}"
+    return None
+
+
+def stored_config_difference(run_dir: Path, cfg: Any) -> str | None:
+    """How the config stored in ``run_dir/run.h5`` differs from ``cfg`` (None: equal);
+    an unreadable log or stored config counts as different."""
+    from insr.log import RunLogReader
+
+    try:
+        with RunLogReader(run_dir / "run.h5") as log:
+            stored = build_config(log.config).as_dict()
+    except Exception as e:  # noqa: BLE001 - any damage means "do not reuse"
+        return f"its log is unreadable ({_first_line(e)})"
+    return config_difference(stored, cfg.as_dict())
+
+
+def _run_or_resume(cfg: Any, run_dir: Path, report: Callable[[str, dict], None]) -> int | None:
+    """THE call into the runner: continue ``run_dir``'s log when it holds this very config
+    (not complete, with a checkpoint), else start it afresh. Returns the step resumed from
+    (None: started at step 0)."""
     from insr import runner
 
+    if (run_dir / "run.h5").exists() and stored_config_difference(run_dir, cfg) is None:
+        try:
+            plan = runner.plan_resume(run_dir)
+        except UsageError:
+            plan = None
+        if plan is not None and plan.ckpt is not None:
+            runner.resume(plan, report=report)
+            return plan.last_step + 1
+    runner.execute(cfg, run_dir, overwrite=True, report=report)
+    return None
+
+
+def member_work(task: Any, progress: Any) -> None:
+    """Work function of a sweep member (runs in a worker): run or resume its log and write
+    the end record (status read back from the log, one-line reason). Never raises for a
+    failed run."""
+    import torch
+
+    from insr.errors import RunInterrupted
+
+    p = task.payload
+    run_dir = Path(p["run_dir"])
+    if not p.get("user_threads"):
+        torch.set_num_threads(max(1, int(task.cpus)))
+    total = int(p["steps"])
+    state = {"resumed_from": None}
+
+    def report(event: str, data: dict) -> None:
+        if event == "done":
+            k = int(data["step"])
+            progress.update(phase="step", step=k, done=k, total=total)
+
     t0 = time.perf_counter()
-    kind = member_kind(raw)
-    if threads:
-        torch.set_num_threads(threads)
+    progress.update(phase="fitting", step=0, total=total, threads=torch.get_num_threads())
+    reason, interrupted = "", False
     try:
-        cfg = build_config(raw)
-
-        def report(event: str, data: dict) -> None:
-            if events is not None and event == "done":
-                events.put((name, int(data["step"])))
-
-        res = runner.execute(cfg, Path(run_dir), overwrite=True, report=report)
-        return MemberOutcome(name, kind, res.status, "", time.perf_counter() - t0)
-    except Exception as e:  # a failing member must not stop the sweep
-        status = log_status(Path(run_dir)) or "failed"
-        if status in ("running", "complete"):
-            status = "failed"
-        return MemberOutcome(name, kind, status, _first_line(e), time.perf_counter() - t0)
+        cfg = build_config(p["raw"])
+        state["resumed_from"] = _run_or_resume(cfg, run_dir, report)
+    except RunInterrupted as e:
+        reason, interrupted = _first_line(e), True
+    except KeyboardInterrupt:
+        reason, interrupted = "interrupted", True
+    except Exception as e:  # noqa: BLE001 - a failing member must not stop the sweep
+        reason = _first_line(e)
+    status = log_status(run_dir) or "failed"
+    if reason and status in ("running", "complete") and not interrupted:
+        status = "failed"
+    progress.end(
+        status=status,
+        reason=reason,
+        interrupted=interrupted,
+        resumed_from=state["resumed_from"],
+        seconds=time.perf_counter() - t0,
+    )
 
 
 def write_manifest(
@@ -247,6 +408,20 @@ def write_manifest(
     tmp.replace(compare_dir / MANIFEST)
 
 
+STATUS_DIR = ".sweep"  # progress records of the member tasks, inside the compare dir
+RESUME_PLACEHOLDER = "insr compare ... --resume --out DIR"
+
+
+def validate_sets(case: str, config_files: list[str] | None, sets: list[str]) -> dict[str, Any]:
+    """Check the global ``--set`` values against the case before any member starts."""
+    base = base_raw(case, config_files)
+    try:
+        build_config(apply_sets(base, sets))
+    except ConfigError as e:
+        raise UsageError(f"--set: {_first_line(e)}") from None
+    return base
+
+
 def run_sweep(
     *,
     kind: SweepKind,
@@ -258,27 +433,44 @@ def run_sweep(
     workers: int | None = None,
     resume: bool = False,
     report: Callable[[str, dict], None] | None = None,
+    executor: str = "local",
+    address: str | None = None,
+    cpus_per_member: int | None = None,
+    resume_hint: str = RESUME_PLACEHOLDER,
 ) -> list[MemberOutcome]:
     """Run every member into ``compare_dir/<member>/run.h5``; return their outcomes.
 
-    ``report(event, data)`` gets ``("start", {name, total})``, ``("step", {name, step})``
-    and ``("end", {outcome})``. Members are validated first: an unregistered
-    representation kind gives status ``unavailable``, any other config error ``failed``.
+    Global ``sets`` are validated first (UsageError before anything is written). Then each
+    member: an unregistered representation kind gives status ``unavailable``, any other
+    config error ``failed``. With ``resume`` a complete member log is reused only when its
+    stored config equals the member's; a different one is re-run (the reason says so).
+    ``report(event, data)`` gets ``("plan", {members: [(name, total)]})``,
+    ``("start", {name, total})``, ``("phase", {name, phase})``, ``("step", {name, step})``
+    and ``("end", {outcome})``. SIGINT/SIGTERM cancel the sweep: queued members become
+    ``cancelled``, running ones stop at a checkpoint, and :class:`RunInterrupted` is raised
+    with ``resume_hint`` after ``sweep.json`` is written.
     """
+    from insr.errors import RunInterrupted
+    from insr.executors import MemberTask, make_executor, run_members
     from insr.fields import REPRESENTATIONS
 
     sets = list(sets or [])
-    base = base_raw(case, config_files)
     if workers is not None and workers < 1:
         raise UsageError(f"--workers {workers} is not allowed: expected an integer >= 1")
+    if cpus_per_member is not None and cpus_per_member < 1:
+        raise UsageError(f"--cpus-per-member {cpus_per_member} is not allowed: expected >= 1")
+    base = validate_sets(case, config_files, sets)
     compare_dir.mkdir(parents=True, exist_ok=True)
     user_threads = any(s.strip().startswith("run.threads") for s in sets)
 
     outcomes: dict[str, MemberOutcome] = {}
-    todo: list[tuple[Member, dict[str, Any], int]] = []
+    todo: list[tuple[Member, dict[str, Any], Any]] = []
     spec: dict[str, dict[str, Any]] = {}
+    notes: dict[str, str] = {}
     for m in members:
-        spec[m.name] = {"sets": m.sets, "config": m.config}
+        spec[m.name] = {"sets": m.sets, "config": m.config, "group": m.group or m.name}
+        if m.seed is not None:
+            spec[m.name]["seed"] = m.seed
         try:
             raw = member_raw(base, sets, m)
         except ConfigError as e:
@@ -295,11 +487,18 @@ def run_sweep(
         except ConfigError as e:
             outcomes[m.name] = MemberOutcome(m.name, k, "failed", _first_line(e))
             continue
-        if resume and log_status(compare_dir / m.name) == "complete":
-            outcomes[m.name] = MemberOutcome(m.name, k, "complete", "skipped: already complete")
-            continue
-        outcomes[m.name] = MemberOutcome(m.name, k, "pending")
-        todo.append((m, raw, cfg.case.steps))
+        run_dir = compare_dir / m.name
+        if resume and (run_dir / "run.h5").exists():
+            diff = stored_config_difference(run_dir, cfg)
+            if diff is None and log_status(run_dir) == "complete":
+                outcomes[m.name] = MemberOutcome(m.name, k, "complete", "skipped: already complete")
+                continue
+            if diff is not None:
+                notes[m.name] = f"re-run: stored config differs ({diff})"
+            else:
+                notes[m.name] = "resumed from its log"
+        outcomes[m.name] = MemberOutcome(m.name, k, "pending", notes.get(m.name, ""))
+        todo.append((m, raw, cfg))
 
     case_table = apply_sets(base, sets).get("case", {})
     info = {
@@ -308,67 +507,97 @@ def run_sweep(
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "sets": sets,
         "config_files": [str(c) for c in config_files or []],
+        "executor": executor,
         "members_spec": spec,
     }
     write_manifest(compare_dir, info, outcomes)
-
-    n_workers = min(workers or default_workers(len(todo)), max(1, len(todo)))
-    threads = 0 if user_threads else threads_per_worker(n_workers)
-
-    def finish(o: MemberOutcome) -> None:
-        outcomes[o.name] = o
-        write_manifest(compare_dir, info, outcomes)
-        if report:
-            report("end", {"outcome": o})
-
-    for m, _, steps in todo:
-        if report:
-            report("start", {"name": m.name, "total": steps + 1})
-    if n_workers == 1:
-        for m, raw, _ in todo:
-
-            class _Q:
-                def put(self, item: tuple[str, int]) -> None:
-                    if report:
-                        report("step", {"name": item[0], "step": item[1]})
-
-            finish(run_member(m.name, raw, str(compare_dir / m.name), threads, _Q()))
+    if executor == "local":
+        n_workers = min(workers or default_workers(len(todo)), max(1, len(todo)))
+        cpus = cpus_per_member or threads_per_worker(n_workers)
     else:
-        ctx = mp.get_context("spawn")
-        with ctx.Manager() as manager:
-            events = manager.Queue()
-            with cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as pool:
-                futs = {
-                    pool.submit(
-                        run_member, m.name, raw, str(compare_dir / m.name), threads, events
-                    ): m
-                    for m, raw, _ in todo
-                }
-                pending = set(futs)
-                while pending:
-                    done, pending = cf.wait(pending, timeout=0.5)
-                    _drain(events, report)
-                    for f in done:
-                        m = futs[f]
-                        try:
-                            o = f.result()
-                        except Exception as e:  # worker died (e.g. killed for memory)
-                            o = MemberOutcome(
-                                m.name, outcomes[m.name].kind, "failed", _first_line(e)
-                            )
-                        finish(o)
-                _drain(events, report)
+        n_workers = workers  # type: ignore[assignment]
+        cpus = cpus_per_member or 1
+    status_dir = compare_dir / STATUS_DIR
+    status_dir.mkdir(exist_ok=True)
+    tasks = [
+        MemberTask(
+            name=m.name,
+            work="insr.compare:member_work",
+            payload={
+                "raw": raw,
+                "run_dir": str(compare_dir / m.name),
+                "steps": cfg.case.steps,
+                "user_threads": user_threads,
+            },
+            status_dir=str(status_dir),
+            cpus=cfg.run.threads if user_threads and cfg.run.threads else cpus,
+            gpus=1 if cfg.run.device == "cuda" else 0,
+        )
+        for m, raw, cfg in todo
+    ]
+    steps_of = {m.name: cfg.case.steps for m, _, cfg in todo}
+
+    def emit(event: str, data: dict[str, Any]) -> None:
+        if report:
+            report(event, data)
+
+    emit("plan", {"members": [(m.name, steps_of[m.name] + 1) for m, _, _ in todo]})
+    for m, _, _ in todo:
+        emit("start", {"name": m.name, "total": steps_of[m.name] + 1})
+
+    def on_event(event: str, data: dict[str, Any]) -> None:
+        if event == "progress":
+            name, phase = data["name"], data.get("phase")
+            if phase == "starting":
+                emit("phase", {"name": name, "phase": "starting"})
+            elif phase == "fitting" and "done" not in data:
+                emit("phase", {"name": name, "phase": "fitting step 0"})
+            elif "done" in data:
+                emit("step", {"name": name, "step": int(data["done"])})
+        elif event == "end":
+            end = data["end"]
+            o = _outcome(end, outcomes[end.name].kind, notes.get(end.name, ""), compare_dir)
+            outcomes[end.name] = o
+            write_manifest(compare_dir, info, outcomes)
+            emit("end", {"outcome": o})
+
+    ex = make_executor(executor, workers=n_workers, address=address) if tasks else None
+    result = run_members(tasks, ex, on_event=on_event) if ex is not None else None
+    if result is not None and result.interrupted_by is not None:
+        for name, o in outcomes.items():
+            if o.status in ("pending", "running"):
+                outcomes[name] = MemberOutcome(name, o.kind, "cancelled", "cancelled")
+        write_manifest(compare_dir, info, outcomes)
+        n_c = sum(o.status == "cancelled" for o in outcomes.values())
+        n_i = sum(o.status.startswith("interrupted") for o in outcomes.values())
+        raise RunInterrupted(
+            f"sweep interrupted: {n_c} member(s) cancelled, {n_i} stopped at a checkpoint; "
+            f"{MANIFEST} is up to date; resume with: {resume_hint}",
+            int(result.interrupted_by),
+        )
     return [outcomes[m.name] for m in members]
 
 
-def _drain(events: Any, report: Callable[[str, dict], None] | None) -> None:
-    while True:
-        try:
-            name, step = events.get_nowait()
-        except (queue_mod.Empty, EOFError, OSError):
-            return
-        if report:
-            report("step", {"name": name, "step": step})
+def _outcome(end: Any, kind: str, note: str, compare_dir: Path) -> MemberOutcome:
+    """A member's outcome from its end record and its log (not from a return value)."""
+    rec = end.record
+    if end.state == "cancelled":
+        return MemberOutcome(end.name, kind, "cancelled", end.reason)
+    status = log_status(compare_dir / end.name)
+    if end.state == "lost" and end.after_stop and status is None:
+        return MemberOutcome(end.name, kind, "cancelled", "stopped before it logged a step")
+    if end.state == "lost":
+        st = status if status and status.startswith("interrupted") else "failed"
+        if end.after_stop and st == "failed":
+            st = "interrupted"
+        return MemberOutcome(end.name, kind, st, end.reason, float(rec.get("seconds", 0.0)))
+    st = str(rec.get("status") or status or "failed")
+    reason = str(rec.get("reason", ""))
+    if rec.get("resumed_from") is not None:
+        reason = "; ".join(x for x in (f"resumed from step {rec['resumed_from']}", reason) if x)
+    elif note.startswith("re-run"):
+        reason = "; ".join(x for x in (note, reason) if x)
+    return MemberOutcome(end.name, kind, st, reason, float(rec.get("seconds", 0.0)))
 
 
 # --------------------------------------------------------------------------- summary
@@ -494,6 +723,60 @@ def write_summary(compare_dir: Path, rows: list[dict[str, Any]]) -> tuple[Path, 
         )
     )
     return csv_path, json_path
+
+
+SEED_STATS = ("mean", "std", "min", "max")
+
+
+def seed_summary(compare_dir: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per member configuration that was run with several seeds (from
+    ``sweep.json``'s ``group``/``seed``): ``seeds`` (the complete ones), ``n`` and, for
+    every numeric error/cost column ``c`` of the complete members, ``c_mean``, ``c_std``
+    (sample standard deviation, ddof=1; NaN for one seed), ``c_min``, ``c_max``."""
+    manifest = read_manifest(Path(compare_dir))
+    spec = {m["name"]: m for m in manifest["members"]}
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        m = spec.get(r["member"], {})
+        if m.get("seed") is None:
+            continue
+        groups.setdefault(m.get("group", r["member"]), []).append(r)
+    out = []
+    for g, members in groups.items():
+        done = [r for r in members if r.get("status") == "complete"]
+        row: dict[str, Any] = {
+            "member": g,
+            "representation": members[0].get("representation", "?"),
+            "seeds": [spec[r["member"]]["seed"] for r in done],
+            "n": len(done),
+            "of": len(members),
+        }
+        keys = sorted(
+            {k for r in done for k, v in r.items() if isinstance(v, float) and k != "wall_s"}
+        )
+        for k in keys:
+            v = np.array([r.get(k, np.nan) for r in done], dtype=np.float64)
+            row[f"{k}_mean"] = float(np.mean(v))
+            row[f"{k}_std"] = float(np.std(v, ddof=1)) if v.size > 1 else float("nan")
+            row[f"{k}_min"] = float(np.min(v))
+            row[f"{k}_max"] = float(np.max(v))
+        out.append(row)
+    return out
+
+
+def write_seed_summary(compare_dir: Path, rows: list[dict[str, Any]]) -> Path | None:
+    """``summary_seeds.json`` (NaN -> null) when the sweep had a seed dimension."""
+    if not rows:
+        return None
+
+    def clean(v: Any) -> Any:
+        return None if isinstance(v, float) and not math.isfinite(v) else v
+
+    path = Path(compare_dir) / "summary_seeds.json"
+    path.write_text(
+        json.dumps({"members": [{k: clean(v) for k, v in r.items()} for r in rows]}, indent=2)
+    )
+    return path
 
 
 def _csv_cell(v: Any) -> str:

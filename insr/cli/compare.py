@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -23,7 +24,8 @@ RepsOpt = Annotated[
     Optional[list[str]],  # noqa: UP045
     typer.Option(
         "--reprs",
-        help="Members: names from the default set and/or member TOML files (comma-separated).",
+        help="Members: names from the default set, representation kinds (siren, hashgrid, ...) "
+        "and/or member TOML files (comma-separated).",
     ),
 ]
 
@@ -83,6 +85,53 @@ def _summary_tables(rows: list[dict], title: str) -> tuple[Table, Table]:
     return cost, acc
 
 
+def _seed_table(rows: list[dict]) -> Table:
+    """Mean ± std [min–max] over seeds of the headline numbers, per configuration."""
+    from insr.compare import strategies_in
+
+    t = Table(
+        title="over seeds: mean ± std (sample) [min – max], last step",
+        show_header=True,
+        header_style="bold",
+    )
+    t.add_column("configuration", no_wrap=True)
+    t.add_column("seeds", justify="right")
+    keys = ["field_max_error_last"]
+    keys += [
+        f"gradient_rel_error_{s}_last"
+        for s in strategies_in(
+            [{k[: -len("_mean")]: 0 for k in r if k.endswith("_mean")} for r in rows]
+        )
+    ]
+    for k in keys:
+        t.add_column(k.replace("gradient_rel_error_", "∇ err ").replace("_last", ""))
+    for r in rows:
+        cells = [r["member"], f"{r['n']}/{r['of']}"]
+        for k in keys:
+            if f"{k}_mean" not in r:
+                cells.append("-")
+                continue
+            cells.append(
+                f"{_fmt(r[f'{k}_mean'])} ± {_fmt(r[f'{k}_std'])}\n"
+                f"[{_fmt(r[f'{k}_min'])} – {_fmt(r[f'{k}_max'])}]"
+            )
+        t.add_row(*cells, end_section=True)
+    return t
+
+
+def resume_command(kind: str, argv: dict) -> str:
+    """The command that resumes this sweep (the same selection, with --resume --out)."""
+    import shlex
+
+    parts = ["insr", "compare", kind]
+    for opt, val in argv.items():
+        if val is None or val is False or val == []:
+            continue
+        for v in val if isinstance(val, list) else [val]:
+            parts += [opt] if v is True else [opt, str(v)]
+    return shlex.join([*parts, "--resume"])
+
+
 def _compare(
     kind: str,
     case: str,
@@ -95,10 +144,17 @@ def _compare(
     out,
     quiet,
     repr_name: str | None = None,
+    executor: str = "local",
+    address: str | None = None,
+    sweep: list[str] | None = None,
+    seeds: str | None = None,
+    cpus_per_member: int | None = None,
 ) -> None:
     import time
 
     from insr import compare as cmp
+
+    executor = ExecutorName(executor).value
     from insr.config import load_config
     from insr.errors import RunFailure, UsageError
 
@@ -108,8 +164,21 @@ def _compare(
             sets.append(f"case.steps={steps}")
         if repr_name is not None:
             sets.insert(0, f"representation.kind={repr_name}")
+        if executor != "ray" and address is not None:
+            raise UsageError("--address is only for --executor ray")
+        if executor == "ray":
+            import importlib.util
+
+            from insr.executors.ray_cluster import MISSING
+
+            if importlib.util.find_spec("ray") is None:
+                raise UsageError(MISSING)
         members = cmp.select_members(kind, reprs)  # type: ignore[arg-type]
+        members = cmp.expand_members(
+            members, sweep, cmp.parse_seeds(seeds) if seeds is not None else None
+        )
         cfg_files = [str(c) for c in config or []]
+        cmp.validate_sets(case, cfg_files, sets)  # before anything is written
         case_name = (
             cmp.apply_sets(cmp.base_raw(case, cfg_files), sets).get("case", {}).get("name", case)
         )
@@ -123,6 +192,24 @@ def _compare(
             compare_dir = cmp.default_compare_dir(case_name, kind, repr_name)  # type: ignore[arg-type]
         if (compare_dir / cmp.MANIFEST).exists() and not resume and out is not None:
             raise UsageError(f"{compare_dir} already holds a sweep; use --resume or another --out")
+        hint = resume_command(
+            kind,
+            {
+                "--case": case,
+                "--repr": repr_name,
+                "--reprs" if kind == "representations" else "--strategies": list(reprs or []),
+                "--set": list(set_ or []),
+                "--steps": steps,
+                "--config": [str(c) for c in config or []],
+                "--sweep": list(sweep or []),
+                "--seeds": seeds,
+                "--workers": workers,
+                "--cpus-per-member": cpus_per_member,
+                "--executor": executor if executor != "local" else None,
+                "--address": address,
+                "--out": str(compare_dir),
+            },
+        )
         t0 = time.perf_counter()
         with SweepProgress(quiet) as progress:
             cmp.run_sweep(
@@ -135,15 +222,30 @@ def _compare(
                 workers=workers,
                 resume=resume,
                 report=progress,
+                executor=executor,
+                address=address,
+                cpus_per_member=cpus_per_member,
+                resume_hint=hint,
             )
         wall = time.perf_counter() - t0
         rows = cmp.summarize(compare_dir)
         csv_path, json_path = cmp.write_summary(compare_dir, rows)
+        seed_rows = cmp.seed_summary(compare_dir, rows)
+        seed_path = cmp.write_seed_summary(compare_dir, seed_rows)
         figs = cmp.make_figures(compare_dir)
         for table in _summary_tables(rows, f"{kind} on {case_name} ({wall:.0f} s wall)"):
             console.print(table)
-        for p in (csv_path, json_path, *figs):
+        if seed_rows:
+            console.print(_seed_table(seed_rows))
+        for p in (csv_path, json_path, *([seed_path] if seed_path else []), *figs):
             console.print(f"wrote {p}", highlight=False)
+        bad = [r["member"] for r in rows if r["status"] not in ("complete", "unavailable")]
+        if bad:
+            more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
+            raise RunFailure(
+                f"{len(bad)} member(s) of the sweep did not complete: "
+                f"{', '.join(bad[:3])}{more}; see the table above and {cmp.MANIFEST}"
+            )
         if not any(r["status"] == "complete" for r in rows):
             raise RunFailure("no member of the sweep completed")
 
@@ -151,13 +253,18 @@ def _compare(
 WorkersOpt = Annotated[
     Optional[int],  # noqa: UP045
     typer.Option(
-        "--workers", "-j", help="Parallel member runs (default: min(members, cores)).", min=1
+        "--workers",
+        "-j",
+        help="Parallel members (local default: min(members, cores); ray: tasks in flight).",
+        min=1,
     ),
 ]
 ResumeOpt = Annotated[
     bool,
     typer.Option(
-        "--resume", help="Skip members whose log is complete (with --out, or the latest sweep)."
+        "--resume",
+        help="Continue the sweep (--out, or the latest): reuse complete members whose stored "
+        "config matches, continue or re-run the others.",
     ),
 ]
 CompareOutOpt = Annotated[
@@ -171,6 +278,43 @@ StepsOpt = Annotated[
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")]
 
 
+class ExecutorName(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
+ExecutorOpt = Annotated[
+    ExecutorName,
+    typer.Option(
+        "--executor",
+        help="Where members run: local processes, or a Ray cluster (extra insr\\[ray]).",
+    ),
+]
+AddressOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--address", help="Ray cluster address (default: RAY_ADDRESS or a local one)."),
+]
+SweepOpt = Annotated[
+    Optional[list[str]],  # noqa: UP045
+    typer.Option(
+        "--sweep",
+        help="Multirun: section.key=v1,v2,... expands every member (repeat: cartesian product).",
+    ),
+]
+SeedsOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--seeds", help="Run every member with each seed: 0..4 or 0,1,2 (run.seed)."),
+]
+CpusOpt = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option(
+        "--cpus-per-member",
+        min=1,
+        help="CPUs (= torch threads) per member (default: local cores/workers; ray 1).",
+    ),
+]
+
+
 @compare_app.command("representations")
 def compare_representations(
     case: Annotated[str, typer.Option("--case", help="Case name or case TOML.")],
@@ -182,10 +326,32 @@ def compare_representations(
     resume: ResumeOpt = False,
     out: CompareOutOpt = None,
     quiet: QuietOpt = False,
+    executor: ExecutorOpt = ExecutorName.local,
+    address: AddressOpt = None,
+    sweep: SweepOpt = None,
+    seeds: SeedsOpt = None,
+    cpus_per_member: CpusOpt = None,
 ) -> None:
     """Run CASE on every representation of the set (configs/compare/representations.toml),
     print a summary table and write summary.csv, summary.json and figures."""
-    _compare("representations", case, reprs, steps, set_, config, workers, resume, out, quiet)
+    _compare(
+        "representations",
+        case,
+        reprs,
+        steps,
+        set_,
+        config,
+        workers,
+        resume,
+        out,
+        quiet,
+        None,
+        executor,
+        address,
+        sweep,
+        seeds,
+        cpus_per_member,
+    )
 
 
 @compare_app.command("gradients")
@@ -208,7 +374,29 @@ def compare_gradients(
     resume: ResumeOpt = False,
     out: CompareOutOpt = None,
     quiet: QuietOpt = False,
+    executor: ExecutorOpt = ExecutorName.local,
+    address: AddressOpt = None,
+    sweep: SweepOpt = None,
+    seeds: SeedsOpt = None,
+    cpus_per_member: CpusOpt = None,
 ) -> None:
     """Run CASE with one representation over derivative strategies and gradient remedies
     (configs/compare/gradients.toml); same table, files and figures as `compare representations`."""
-    _compare("gradients", case, reprs, steps, set_, config, workers, resume, out, quiet, repr_)
+    _compare(
+        "gradients",
+        case,
+        reprs,
+        steps,
+        set_,
+        config,
+        workers,
+        resume,
+        out,
+        quiet,
+        repr_,
+        executor,
+        address,
+        sweep,
+        seeds,
+        cpus_per_member,
+    )

@@ -10,6 +10,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Column
 
 from insr.cli.app import err_console
 
@@ -74,23 +75,88 @@ class RunProgress(_LiveProgress):
 
 
 class SweepProgress(_LiveProgress):
-    """One progress row per member (steps done), fed by compare.run_sweep's report."""
+    """One live table of members: bar, steps done, phase (``queued``, ``starting``,
+    ``fitting step 0``, ``step k/N``, the final status), elapsed time and ETA; an
+    ``all members`` row on top carries the overall ETA. Widths are fixed once the plan is known."""
+
+    PHASE_WIDTH = 22
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
-        self.progress = self._make(quiet, eta=False)
         self.tasks: dict[str, int] = {}
+        self.totals: dict[str, int] = {}
+        self.ended: set[str] = set()
+        self.name_width = 12
+        self.progress = self._make_table(quiet)
+        self.overall: int | None = None
+
+    def _make_table(self, quiet: bool) -> Progress:
+        return Progress(
+            TextColumn("{task.description}", table_column=Column(no_wrap=True)),
+            BarColumn(bar_width=30),
+            MofNCompleteColumn(table_column=Column(width=9, justify="right")),
+            TextColumn(
+                "{task.fields[info]}", table_column=Column(width=self.PHASE_WIDTH, no_wrap=True)
+            ),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            disable=quiet,
+        )
+
+    def _label(self, name: str) -> str:
+        return name[: self.name_width].ljust(self.name_width)
+
+    def _add(self, name: str, total: int) -> None:
+        if name in self.tasks:
+            return
+        self.totals[name] = total
+        self.tasks[name] = self.progress.add_task(self._label(name), total=total, info="queued")
+        if self.overall is not None:
+            self.progress.update(self.overall, total=sum(self.totals.values()))
+
+    def _done_steps(self) -> int:
+        return int(sum(self.progress.tasks[i].completed for i in self.tasks.values()))
+
+    def _update_overall(self) -> None:
+        if self.overall is None:
+            return
+        ended = len(self.ended)
+        self.progress.update(
+            self.overall,
+            completed=self._done_steps(),
+            info=f"{ended}/{len(self.tasks)} members ended",
+        )
 
     def __call__(self, event: str, data: dict) -> None:
-        if event == "start":
-            self.tasks[data["name"]] = self.progress.add_task(
-                data["name"], total=data["total"], info="waiting"
+        if event == "plan":
+            names = [n for n, _ in data["members"]]
+            self.name_width = max([12, *(len(n) for n in names)])
+            self.overall = self.progress.add_task(
+                self._label("all members"),
+                total=sum(t for _, t in data["members"]) or 1,
+                info=f"0/{len(names)} members ended",
             )
+            for n, t in data["members"]:
+                self._add(n, t)
+        elif event == "start":
+            self._add(data["name"], data["total"])
+        elif event == "phase" and data["name"] in self.tasks:
+            self.progress.update(self.tasks[data["name"]], info=data["phase"])
         elif event == "step" and data["name"] in self.tasks:
+            name, k = data["name"], int(data["step"])
             self.progress.update(
-                self.tasks[data["name"]], completed=data["step"] + 1, info=f"step {data['step']}"
+                self.tasks[name], completed=k + 1, info=f"step {k}/{self.totals[name] - 1}"
             )
         elif event == "end":
             o = data["outcome"]
             if o.name in self.tasks:
-                self.progress.update(self.tasks[o.name], info=f"{o.status} ({o.seconds:.0f} s)")
+                tid = self.tasks[o.name]
+                word = "done" if o.status == "complete" else o.status
+                self.progress.update(tid, info=f"{word} ({o.seconds:.0f} s)"[: self.PHASE_WIDTH])
+                # an ended member no longer counts towards the remaining work
+                self.ended.add(o.name)
+                self.totals[o.name] = int(self.progress.tasks[tid].completed)
+                if self.overall is not None:
+                    self.progress.update(self.overall, total=max(1, sum(self.totals.values())))
+        self._update_overall()
