@@ -1,7 +1,7 @@
 """Sweeps: one case on many representations (or gradient strategies), side by side.
 
 A sweep is a list of :class:`Member` (a name and config overrides). Each member is an
-ordinary run (:func:`insr.runner.execute`) with its own log ``<compare_dir>/<member>/run.h5``.
+ordinary run (:func:`insr.run.driver.execute`) with its own log ``<compare_dir>/<member>/run.h5``.
 The compare directory also holds ``sweep.json`` (the members, their overrides, status and,
 for a member that produced no log, the one-line reason), so that :func:`summarize`
 recomputes every number from files alone.
@@ -213,7 +213,7 @@ def run_member(
     """Run one member (in this process or a worker); never raises for a failed run."""
     import torch
 
-    from insr import runner
+    from insr.run import driver
 
     t0 = time.perf_counter()
     kind = member_kind(raw)
@@ -226,7 +226,7 @@ def run_member(
             if events is not None and event == "done":
                 events.put((name, int(data["step"])))
 
-        res = runner.execute(cfg, Path(run_dir), overwrite=True, report=report)
+        res = driver.execute(cfg, Path(run_dir), overwrite=True, report=report)
         return MemberOutcome(name, kind, res.status, "", time.perf_counter() - t0)
     except Exception as e:  # a failing member must not stop the sweep
         status = log_status(Path(run_dir)) or "failed"

@@ -36,6 +36,9 @@ class Case:
     def dim(self) -> int:
         return len(self.config.domain)
 
+    def prepare_truth(self) -> None:
+        """Compute whatever the truth needs before it is first sampled (default: nothing)."""
+
     def initial_value_and_gradient(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return value_and_gradient(self.initial, x)
 
@@ -47,20 +50,17 @@ class Case:
         return value_and_gradient(lambda y: fn(y, t), x)
 
 
-def make_case(cfg: CaseConfig) -> Case:
-    """Build the :class:`Case` for a validated ``[case]`` table."""
+def make_advection_case(cfg: CaseConfig, settings: Any = None) -> Case:
+    """The :class:`Case` of a validated advection ``[case]`` table (exact solution by the
+    characteristics of its velocity)."""
     u0, channels = make_initial(cfg.initial, cfg.dim)
-    if cfg.pde == "advection":
-        vel = make_velocity(cfg.velocity, cfg.dim)
+    vel = make_velocity(cfg.velocity, cfg.dim)
 
-        def exact(x: torch.Tensor, t: float) -> torch.Tensor:
-            # u(x, t) = u0(X(x, t)), X the foot of the characteristic through (x, t)
-            return u0(vel.foot(x, t))
+    def exact(x: torch.Tensor, t: float) -> torch.Tensor:
+        # u(x, t) = u0(X(x, t)), X the foot of the characteristic through (x, t)
+        return u0(vel.foot(x, t))
 
-        return Case(cfg, u0, channels, vel, exact)
-    from insr.cases.fluid import make_fluid_case  # euler cases
-
-    return make_fluid_case(cfg, u0, channels)
+    return Case(cfg, u0, channels, vel, exact)
 
 
 # registers the fluid initial-condition families (taylor_green, vortex_pair, ...)
