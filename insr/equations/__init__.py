@@ -21,7 +21,7 @@ from insr.config import CaseConfig
 from insr.equations.advection import Advection, AdvectionSettings
 from insr.equations.base import Equation, FieldSpec, Numerics, SettingError
 from insr.equations.fluid import Fluid, FluidSettings, fluid_fields
-from insr.equations.grid import GridBaseline, advection_grid, euler_grid
+from insr.equations.grid import GridBaseline, advection_grid, euler_grid, heat_grid
 from insr.equations.heat import Heat, HeatSettings, make_heat_case
 from insr.fields.base import Field
 from insr.fields.solver_kinds import GridConfig
@@ -45,7 +45,7 @@ class EquationEntry:
     make_case: Callable[[CaseConfig, Any], Case]
     equation: Callable[[Case, dict[str, Field], Any, Numerics], Equation]
     fields: Callable[[Case, Any, FieldSpec, str], dict[str, FieldSpec]] = single_field
-    grid: Callable[[Case, GridConfig, int], GridBaseline] | None = None
+    grid: Callable[[Case, Any, GridConfig, int], GridBaseline] | None = None
     # extra metrics of a logged step: (arrays, exact or None, eval axes) -> {name: value}
     metrics: Callable[..., dict[str, float]] | None = None
 
@@ -120,6 +120,7 @@ register(
         "heat",
         make_heat_case,
         Heat,
+        grid=heat_grid,
     )
 )
 

@@ -6,6 +6,7 @@ Each equation may register one (``grid=`` in :mod:`insr.equations`); a run with
 - euler -> :mod:`insr.reference.euler2d` (MAC grid, semi-Lagrangian advection, DCT
   projection), ``interpolation`` cubic or linear;
 - 1D advection -> :mod:`insr.reference.advection1d` (``scheme``);
+- 1D heat -> :mod:`insr.reference.heat1d` (Crank–Nicolson, ``settings.kappa``);
 - 2D advection -> semi-Lagrangian on a nodal grid with the exact characteristic foot of the
   case velocity and cubic spline interpolation (``scipy.ndimage.map_coordinates``, order 3),
   values outside the box = ``case.boundary_value``.
@@ -30,7 +31,7 @@ from scipy.ndimage import map_coordinates
 from insr.cases.fluid import numpy_velocity
 from insr.cases.velocity import Constant
 from insr.fields.solver_kinds import GridConfig
-from insr.reference import advection1d, euler2d
+from insr.reference import advection1d, euler2d, heat1d
 from insr.reference.euler2d import cell_centers
 from insr.schema import ConfigError
 
@@ -146,12 +147,12 @@ class Advection2DGrid:
         return {"u": self.u}
 
 
-def euler_grid(case: Any, cfg: GridConfig, n: int) -> GridBaseline:
+def euler_grid(case: Any, settings: Any, cfg: GridConfig, n: int) -> GridBaseline:
     """The euler grid baseline at ``n`` cells per axis."""
     return EulerGrid(case, n, cfg.interpolation)
 
 
-def advection_grid(case: Any, cfg: GridConfig, n: int) -> GridBaseline:
+def advection_grid(case: Any, settings: Any, cfg: GridConfig, n: int) -> GridBaseline:
     """The advection grid baseline at ``n`` nodes per axis (1D: ``cfg.scheme``)."""
     if case.dim == 1:
         if not isinstance(case.velocity, Constant):
@@ -160,3 +161,35 @@ def advection_grid(case: Any, cfg: GridConfig, n: int) -> GridBaseline:
     if case.dim == 2:
         return Advection2DGrid(case, n)
     raise ConfigError(f"the grid representation supports 1D and 2D cases, got {case.dim}D")
+
+
+class Heat1DGrid:
+    """Crank–Nicolson on ``n`` nodes; sampled like :class:`Advection1DGrid` (cubic)."""
+
+    def __init__(self, case: Any, n: int, kappa: float) -> None:
+        self.kappa = kappa
+        self.x, self.dx = advection1d.grid(case.domain[0], n)
+        with torch.no_grad():
+            u = case.initial(torch.from_numpy(self.x[:, None])).numpy()[:, 0].astype(float)
+        u[0] = u[-1] = 0.0  # the zero Dirichlet ends
+        self.u = u
+        self.n_floats = self.u.size
+
+    def step(self, dt: float) -> None:
+        self.u = heat1d.crank_nicolson_step(self.u, self.kappa, self.dx, dt)
+
+    def arrays(self, pts: np.ndarray) -> dict[str, np.ndarray]:
+        xq = pts[:, 0]
+        g = advection1d.gradient(self.u, self.dx)
+        return {
+            "field": advection1d.sample(self.x, self.u, xq)[:, None],
+            "gradient/fd": np.interp(xq, self.x, g)[:, None, None],
+        }
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {"u": self.u}
+
+
+def heat_grid(case: Any, settings: Any, cfg: GridConfig, n: int) -> GridBaseline:
+    """The heat grid baseline at ``n`` nodes (Crank–Nicolson with ``settings.kappa``)."""
+    return Heat1DGrid(case, n, float(settings.kappa))

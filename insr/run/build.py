@@ -136,6 +136,17 @@ def grid_resolution(cfg: RunConfig, dim: int, channels: int) -> tuple[int, int |
     return max(4, grid_resolution_for_params(n, dim, channels)), n
 
 
+def check_extra_tables(cfg: RunConfig, entry: EquationEntry) -> None:
+    """Refuse ``[extra.<name>]`` tables the run's equation does not read (they would have
+    no effect)."""
+    for key in cfg.extra:
+        if key != entry.table:
+            raise ConfigError(
+                f"extra.{key} has no effect on case.pde = {entry.pde!r}: its settings are "
+                f"[extra.{entry.table}]; remove extra.{key}"
+            )
+
+
 class Truth:
     """The exact (or reference) solution at the evaluation points, sampled on demand; a
     case whose truth must be computed (a grid reference) computes it on the first sample."""
@@ -170,6 +181,7 @@ class Run:
         self.dtype = torch.float64 if cfg.run.dtype == "float64" else torch.float32
         torch.manual_seed(cfg.run.seed)
         self.entry: EquationEntry = get_equation(cfg.case.pde)
+        check_extra_tables(cfg, self.entry)
         self.settings = equation_settings(self.entry, cfg.extra)
         self.case = self.entry.make_case(cfg.case, self.settings)
         check_eval_memory(cfg, self.case.dim, self.case.channels)
@@ -226,7 +238,7 @@ class Run:
             )
         n, matched = grid_resolution(self.cfg, self.case.dim, self.case.channels)
         grid_cfg = from_dict(GridConfig, self.cfg.representation.params, "representation.grid")
-        baseline = self.entry.grid(self.case, grid_cfg, n)
+        baseline = self.entry.grid(self.case, self.settings, grid_cfg, n)
         self.attrs["grid_resolution"] = n
         if matched is not None:
             self.attrs["matched_n_params"] = matched

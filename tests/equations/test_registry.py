@@ -56,6 +56,11 @@ def test_settings_table_is_validated_with_its_key() -> None:
         Run(load_config("taylor_green", sets=["extra.fluid=3", *TINY]))
 
 
+def test_settings_of_another_equation_are_refused() -> None:
+    with pytest.raises(ConfigError, match=r"extra.fluid has no effect on case.pde = 'heat'"):
+        Run(load_config("heat1d", sets=["extra.fluid.wall_weight=1", *TINY]))
+
+
 def test_equations_name_their_settings_and_the_run_layer_names_the_keys() -> None:
     case = make_case(load_config("heat1d").case, {})
     f = torch.nn.Linear(1, 1)
@@ -69,12 +74,27 @@ def test_equations_name_their_settings_and_the_run_layer_names_the_keys() -> Non
 
 
 def test_grid_baseline_is_refused_for_an_equation_without_one() -> None:
-    assert get_equation("heat").grid is None
-    cfg = load_config(
-        "heat1d", sets=["representation.kind=grid", "representation.grid.resolution=16"]
-    )
-    with pytest.raises(ConfigError, match="registers no grid baseline"):
-        Run(cfg)
+    import dataclasses
+
+    from insr.equations import register
+
+    register(dataclasses.replace(get_equation("heat"), pde="heat_nogrid", grid=None))
+    try:
+        sets = ["case.pde=heat_nogrid", "representation.kind=grid"]
+        cfg = load_config("heat1d", sets=[*sets, "representation.grid.resolution=16"])
+        with pytest.raises(ConfigError, match="registers no grid baseline"):
+            Run(cfg)
+    finally:
+        del EQUATIONS["heat_nogrid"]
+
+
+def test_heat_grid_baseline_runs_against_the_exact_solution(tmp_path) -> None:
+    from insr.run import execute
+
+    sets = ["representation.kind=grid", "representation.grid.resolution=201", "eval.resolution=41"]
+    res = execute(load_config("heat1d", sets=[*sets, "case.steps=5"]), tmp_path / "g")
+    assert res.status == "complete" and res.completed_steps == 6
+    assert res.last_metrics["field_max_error"] < 1e-3  # CN at dx = 0.02 (see reference tests)
 
 
 def test_building_a_fluid_case_runs_no_reference_solver(monkeypatch) -> None:
