@@ -23,7 +23,6 @@ from insr.equations.base import Equation, FieldSpec, Numerics, SettingError
 from insr.equations.fluid import Fluid, FluidSettings, fluid_fields
 from insr.equations.grid import GridBaseline, advection_grid, euler_grid, heat_grid
 from insr.equations.heat import Heat, HeatSettings, make_heat_case
-from insr.fields.base import Field
 from insr.fields.solver_kinds import GridConfig
 from insr.metrics import fluid_metrics
 from insr.schema import ConfigError, from_dict, suggest
@@ -43,7 +42,7 @@ class EquationEntry:
     settings: type  # schema dataclass of [extra.<table>]
     table: str
     make_case: Callable[[CaseConfig, Any], Case]
-    equation: Callable[[Case, dict[str, Field], Any, Numerics], Equation]
+    equation: Callable[..., Equation]  # (case, fields, settings, numerics) -> Equation
     fields: Callable[[Case, Any, FieldSpec, str], dict[str, FieldSpec]] = single_field
     grid: Callable[[Case, Any, GridConfig, int], GridBaseline] | None = None
     # extra metrics of a logged step: (arrays, exact or None, eval axes) -> {name: value}

@@ -99,7 +99,11 @@ class Equation(Protocol):
         sub-problem can freeze the result of an earlier one when it is reached."""
         ...
 
-    def snapshot(self, x: torch.Tensor, t: float) -> dict[str, torch.Tensor]: ...
+    def snapshot(
+        self, x: torch.Tensor, t: float, strategies: dict[str, Any]
+    ) -> dict[str, torch.Tensor]:
+        """Logged arrays at ``x`` with gradients by each of ``strategies``."""
+        ...
 
 
 def frozen_copy(module: Field) -> Field:
@@ -126,7 +130,11 @@ def uniform_sampler(
 
 
 def boundary_points(
-    domain: list[list[float]], per_face: int, gen: torch.Generator, dtype: torch.dtype, device
+    domain: list[list[float]],
+    per_face: int,
+    gen: torch.Generator | None,
+    dtype: torch.dtype,
+    device: torch.device | str,
 ) -> torch.Tensor:
     """Points on the faces of the box: the two ends in 1D, ``per_face`` random points per
     face in 2D/3D."""

@@ -110,7 +110,7 @@ def build_equation(
 def budgets(cfg: RunConfig) -> tuple[Budget, Budget]:
     """Budgets of the step-0 fit (the ``init_*`` solver keys) and of every later step."""
     s = cfg.solver
-    shared = {
+    shared: dict[str, Any] = {
         "check_every": s.check_every,
         "resample_every": s.resample_every,
         "switch_after": s.switch_after,
@@ -214,7 +214,7 @@ class Run:
         if cfg.run.compile:
             for f in eq.fields.values():
                 if hasattr(f, "compiled"):
-                    f.compiled = True
+                    setattr(f, "compiled", True)  # noqa: B010 - not every Field has it
         d = cfg.derivative
         sched = getattr(eq, "schedule", None)
         strategies = {s: get_strategy(s, h=d.h, scheme=d.scheme, schedule=sched) for s in d.log}

@@ -137,7 +137,7 @@ class SignalGuard:
     def __init__(self) -> None:
         self.depth = 0
         self.pending = False
-        self.signum = signal.SIGINT
+        self.signum: int = signal.SIGINT
         self._old: dict[int, Any] = {}
 
     def _handler(self, signum: int, _frame: Any) -> None:

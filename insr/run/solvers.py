@@ -27,7 +27,10 @@ EVAL_CHUNK = 32768
 class Solver(Protocol):
     """One simulation the driver can step, log and checkpoint."""
 
-    n_params: int  # stored floats of the state (network weights / grid values)
+    @property
+    def n_params(self) -> int:
+        """Stored floats of the state (network weights / grid values)."""
+        ...
 
     def advance(
         self, step: int, dt: float, *, lr_scale: float = 1.0, report: Reporter | None = None
