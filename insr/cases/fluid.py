@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from insr.cases import Case
+from insr.cases.base import Case
 from insr.cases.initial import InitialFn, _num, _only, make_initial, register_family
 from insr.config import CaseConfig, ConfigError
 from insr.reference import euler2d
