@@ -18,7 +18,7 @@ import numpy as np
 import insr  # noqa: F401  (OpenMP defaults before torch loads)
 from benchmarks.common import config, peak_rss_mib
 from insr.log import RunLogReader
-from insr.runner import execute
+from insr.run import execute
 
 
 def run_case(case: str, steps: int, sets: list[str]) -> dict:

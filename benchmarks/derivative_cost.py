@@ -12,7 +12,7 @@ import torch
 
 import insr  # noqa: F401  (OpenMP defaults before torch loads)
 from benchmarks.common import config, interleaved
-from insr.runner import Run
+from insr.run import Run
 from insr.stepper import Budget, _make_optimizer
 
 

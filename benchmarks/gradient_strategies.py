@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from insr.config import load_config
-from insr.runner import Run, execute
+from insr.run import Run, execute
 from insr.stepper import Budget, optimize
 
 CONFIGS: dict[str, tuple[str, list[str]]] = {

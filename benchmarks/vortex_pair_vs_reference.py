@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 
 from insr.config import load_config  # noqa: E402
 from insr.log import RunLogReader  # noqa: E402
-from insr.runner import execute  # noqa: E402
+from insr.run import execute  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MEMBERS = {

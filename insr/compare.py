@@ -339,17 +339,18 @@ def _run_or_resume(cfg: Any, run_dir: Path, report: Callable[[str, dict], None])
     """THE call into the runner: continue ``run_dir``'s log when it holds this very config
     (not complete, with a checkpoint), else start it afresh. Returns the step resumed from
     (None: started at step 0)."""
-    from insr import runner
+    from insr.run import driver
+    from insr.run import resume as resume_plan
 
     if (run_dir / "run.h5").exists() and stored_config_difference(run_dir, cfg) is None:
         try:
-            plan = runner.plan_resume(run_dir)
+            plan = resume_plan.plan_resume(run_dir)
         except UsageError:
             plan = None
         if plan is not None and plan.ckpt is not None:
-            runner.resume(plan, report=report)
+            driver.resume(plan, report=report)
             return plan.last_step + 1
-    runner.execute(cfg, run_dir, overwrite=True, report=report)
+    driver.execute(cfg, run_dir, overwrite=True, report=report)
     return None
 
 

@@ -53,7 +53,7 @@ class CaseConfig:
     """The physical problem. Units are the case's own (domain length, time)."""
 
     name: str = opt(doc="case name, used for the output folder")
-    pde: Literal["advection", "euler"] = opt(doc="which equation")
+    pde: str = opt(doc="which equation: a name in the equation registry (insr.equations)")
     domain: list[list[float]] = opt(doc="box [[lo, hi], ...] per axis")
     dt: float = opt(check=positive, doc="time step")
     steps: int = opt(check=at_least(1), doc="number of time steps after step 0")

@@ -120,3 +120,52 @@ def step_metrics(
             out[f"gradient_rel_error_{s}"] = gradient_rel_error(g, exact["gradient"])
             out[f"gradient_noise_{s}"] = gradient_noise(g, exact["gradient"], spatial_ndim)
     return out
+
+
+# ------------------------------------------------------- fluid diagnostics (2D velocity)
+
+
+def _trapezoid_weights(axes: list[np.ndarray]) -> np.ndarray:
+    """Nodal quadrature weights (cell area per node) of the tensor evaluation grid."""
+    ws = []
+    for a in axes:
+        w = np.full(len(a), (a[-1] - a[0]) / (len(a) - 1))
+        w[0] *= 0.5
+        w[-1] *= 0.5
+        ws.append(w)
+    return np.einsum("i,j->ij", *ws)
+
+
+def vorticity_of(jac: np.ndarray) -> np.ndarray:
+    """``ω = ∂v/∂x − ∂u/∂y`` from a Jacobian ``(..., 2, 2)`` (rows = components)."""
+    return jac[..., 1, 0] - jac[..., 0, 1]
+
+
+def fluid_metrics(
+    arrays: dict[str, np.ndarray], exact: dict[str, np.ndarray] | None, axes: list[np.ndarray]
+) -> dict[str, float]:
+    """Fluid diagnostics of one logged step on the evaluation grid.
+
+    - ``kinetic_energy``: ``½ ∫ |u|² dA`` (trapezoid rule) [L⁴/T²]
+    - ``enstrophy``: ``½ ∫ ω² dA`` with ``ω`` = ``fluid/vorticity`` [L²/T²]
+    - ``divergence_rms``: RMS of ``fluid/divergence`` over the grid [1/T]
+    - against the truth: ``velocity_rel_error`` ``‖u − u*‖/‖u*‖`` and
+      ``vorticity_rel_error`` ``‖ω − ω*‖/‖ω*‖`` (``ω*`` from the exact Jacobian).
+    """
+    w = _trapezoid_weights(axes)
+    u = arrays["field"]
+    out = {"kinetic_energy": float(0.5 * np.sum(w * np.sum(u.astype(np.float64) ** 2, -1)))}
+    if "fluid/vorticity" in arrays:
+        om = arrays["fluid/vorticity"].astype(np.float64)
+        out["enstrophy"] = float(0.5 * np.sum(w * om**2))
+    if "fluid/divergence" in arrays:
+        out["divergence_rms"] = float(
+            np.sqrt(np.mean(arrays["fluid/divergence"].astype(np.float64) ** 2))
+        )
+    if exact is not None:
+        out["velocity_rel_error"] = relative_error(u, exact["field"])
+        if "gradient" in exact and "fluid/vorticity" in arrays:
+            out["vorticity_rel_error"] = relative_error(
+                arrays["fluid/vorticity"], vorticity_of(exact["gradient"])
+            )
+    return out

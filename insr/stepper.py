@@ -225,6 +225,43 @@ class StepStats:
     seconds: float
 
 
+def advance(
+    equation: Equation,
+    *,
+    step: int,
+    dt: float,
+    init_budget: Budget,
+    step_budget: Budget,
+    gen: torch.Generator,
+    report: Reporter | None = None,
+    substeps: int = 1,
+) -> StepStats:
+    """Solve step ``step`` (0 = fit the initial condition); the field then holds the
+    solution at ``t = step * dt``.
+
+    ``substeps = m > 1`` advances the step as ``m`` warm-started sub-steps of ``dt/m``
+    (sub-step ``j`` ends at ``t - dt + (j+1) dt/m``): a second-order scheme's time error
+    falls by ``m^2`` while only the logged step grid stays ``dt``.
+    """
+    t = step * dt
+    t0 = time.perf_counter()
+    iters: dict[str, int] = {}
+    losses: dict[str, float] = {}
+    n_stages = 1 if step == 0 else substeps
+    h = dt / substeps
+    for j in range(n_stages):
+        # asked for only now: each sub-step freezes the field as it is at its start
+        if step == 0:
+            budget, problems = init_budget, equation.initial_problems()
+        else:
+            budget, problems = step_budget, equation.step_problems(step, t - dt + (j + 1) * h, h)
+        for problem in problems:
+            res = optimize(problem, budget, gen, step=step, report=report)
+            iters[problem.name] = iters.get(problem.name, 0) + res.iterations
+            losses[problem.name] = res.loss
+    return StepStats(step, t, iters, losses, time.perf_counter() - t0)
+
+
 def run_steps(
     equation: Equation,
     *,
@@ -238,33 +275,19 @@ def run_steps(
     report: Reporter | None = None,
     substeps: int = 1,
 ) -> None:
-    """Steps ``first_step..last_step`` (step 0 = fit the initial condition), calling
-    ``on_step`` after each completed step (the field then holds the solution at ``t``).
-
-    ``substeps = m > 1`` advances each step as ``m`` warm-started sub-steps of ``dt/m``
-    (sub-step ``j`` ends at ``t - dt + (j+1) dt/m``): a second-order scheme's time error
-    falls by ``m^2`` while only the logged step grid stays ``dt``.
-    """
+    """Steps ``first_step..last_step`` by :func:`advance`, calling ``on_step`` after each
+    (a bare loop for scripts and benchmarks; a run is driven by :mod:`insr.run.driver`)."""
     for step in range(first_step, last_step + 1):
-        t = step * dt
         if report is not None:
-            report("step", {"step": step, "t": t})
-        t0 = time.perf_counter()
-        iters: dict[str, int] = {}
-        losses: dict[str, float] = {}
-        n_stages = 1 if step == 0 else substeps
-        h = dt / substeps
-        for j in range(n_stages):
-            # asked for only now: each sub-step freezes the field as it is at its start
-            if step == 0:
-                budget, problems = init_budget, equation.initial_problems()
-            else:
-                budget, problems = (
-                    step_budget,
-                    equation.step_problems(step, t - dt + (j + 1) * h, h),
-                )
-            for problem in problems:
-                res = optimize(problem, budget, gen, step=step, report=report)
-                iters[problem.name] = iters.get(problem.name, 0) + res.iterations
-                losses[problem.name] = res.loss
-        on_step(StepStats(step, t, iters, losses, time.perf_counter() - t0))
+            report("step", {"step": step, "t": step * dt})
+        stats = advance(
+            equation,
+            step=step,
+            dt=dt,
+            init_budget=init_budget,
+            step_budget=step_budget,
+            gen=gen,
+            report=report,
+            substeps=substeps,
+        )
+        on_step(stats)

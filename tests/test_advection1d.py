@@ -7,9 +7,9 @@ import numpy as np
 import torch
 from typer.testing import CliRunner
 
-from insr.cases import make_case
 from insr.cli import app
 from insr.config import load_config
+from insr.equations import make_case
 
 runner = CliRunner()
 FAST = [

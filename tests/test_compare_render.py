@@ -18,9 +18,9 @@ from PIL import Image, ImageSequence
 from typer.testing import CliRunner
 
 from insr import compare as cmp
-from insr import runner as runner_mod
 from insr.cli import app
 from insr.log import RunLogWriter
+from insr.run import driver as runner_mod
 
 TINY = [
     "solver.max_iters=10",

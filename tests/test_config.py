@@ -102,7 +102,7 @@ def test_solver_init_is_a_nested_budget():
 
 
 def test_budgets_read_solver_and_solver_init():
-    from insr.runner import Run
+    from insr.run import Run
 
     sets = ["solver.init.lr=0.02", "solver.init.optimizer=lbfgs", "solver.init.max_iters=40"]
     sets += ["solver.init.min_iters=4", "solver.lr=0.003", "solver.optimizer=adam"]

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from insr.cases import make_case
-from insr.cases.fluid import fluid_metrics
 from insr.config import ConfigError, load_config
+from insr.equations import make_case
+from insr.metrics import fluid_metrics
 from insr.reference import euler2d
 from insr.reference import initial as ref_ic
-from insr.runner import eval_grid, execute, grid_points
+from insr.run import eval_grid, execute, grid_points
 
 TINY = [
     "solver.min_iters=0",
@@ -215,7 +215,7 @@ def test_grid_representation_reproduces_reference_solver(tmp_path) -> None:
 def test_grid_equal_memory_resolution(tmp_path) -> None:
     from insr.fields import build_field
     from insr.reference.equal_memory import grid_resolution_for_params
-    from insr.reference.run import grid_resolution
+    from insr.run.build import grid_resolution
 
     cfg = load_config(
         "taylor_green",
@@ -256,6 +256,6 @@ def test_grid_config_errors() -> None:
         )
     with pytest.raises(ConfigError, match="pressure_representation"):
         cfg = load_config("taylor_green", sets=["extra.fluid.pressure_representation=nope"])
-        from insr.equations.fluid import fluid_settings
+        from insr.run import Run
 
-        fluid_settings(cfg)
+        Run(cfg)

@@ -252,7 +252,7 @@ def test_level_mask_zeroes_finer_levels() -> None:
 
 def test_advection_coarse_to_fine_drives_levels(tmp_path) -> None:
     from insr.config import load_config
-    from insr.runner import Run
+    from insr.run import Run
     from insr.stepper import Budget, optimize
 
     cfg = load_config(
@@ -435,7 +435,7 @@ def test_noise_2d_grid() -> None:
 # ----------------------------------------------------------------- remedies in the equation
 def _run(sets: list[str]):
     from insr.config import load_config
-    from insr.runner import Run
+    from insr.run import Run
 
     return Run(load_config("advection1d", sets=["eval.resolution=101", *sets]))
 
@@ -453,7 +453,7 @@ def _init_grad_error(sobolev: float, iters: int = 60) -> float:
     )
     budget, _ = run.budgets()
     for p in run.equation.initial_problems():
-        optimize(p, budget, run.gen)
+        optimize(p, budget, run.solver.gen)
     _, g = get_strategy("closed")(run.equation.field, run.points)
     _, ge = run.case.initial_value_and_gradient(run.points)
     return gradient_rel_error(g.numpy(), ge.numpy())
@@ -467,8 +467,8 @@ def test_sobolev_init_lowers_step0_gradient_error() -> None:
 @pytest.mark.parametrize("velocity", ["constant", "rotation"])
 def test_gradient_supervision_term_is_gradient_of_midpoint_residual(velocity: str) -> None:
     """Eq. (4) must equal grad_x of residual (1) (v time-independent): an independent path."""
-    from insr.cases import make_case
     from insr.config import CaseConfig
+    from insr.equations import Numerics, make_case
     from insr.equations.advection import Advection
 
     vel = (
@@ -493,8 +493,13 @@ def test_gradient_supervision_term_is_gradient_of_midpoint_residual(velocity: st
     field = Siren(SirenConfig(omega0=5.0), cc.domain, 1).double()
     x = _points(2, 40) * 0.5
     dt, t, wg = 0.1, 0.1, 0.7
-    eq0 = Advection(case, field, dtype=F64, boundary_weight=0.0)
-    eq1 = Advection(case, field, gradient_supervision=wg, dtype=F64, boundary_weight=0.0)
+    eq0 = Advection(case, {"u": field}, None, Numerics(dtype=F64, boundary_weight=0.0))
+    eq1 = Advection(
+        case,
+        {"u": field},
+        None,
+        Numerics(gradient_supervision=wg, dtype=F64, boundary_weight=0.0),
+    )
     (p0,) = eq0.step_problems(1, t, dt)  # both freeze the same previous field
     (p1,) = eq1.step_problems(1, t, dt)
     prev = copy.deepcopy(field)
@@ -527,7 +532,7 @@ def test_auto_omega0_records_choice() -> None:
             "solver.samples=100",
         ]
     )
-    a = run.extra_attrs
+    a = run.attrs
     errs = list(a["omega0_gradient_errors"])
     assert list(a["omega0_candidates"]) == [5.0, 40.0]
     assert len(errs) == 2 and all(math.isfinite(e) and e > 0 for e in errs)

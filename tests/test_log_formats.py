@@ -21,7 +21,7 @@ import insr
 from insr.config import load_config
 from insr.errors import UsageError
 from insr.log import RunLogReader
-from insr.runner import execute
+from insr.run import execute
 
 TINY = [
     "solver.min_iters=0",

@@ -7,11 +7,12 @@ import math
 import pytest
 import torch
 
-from insr.cases import make_case
 from insr.config import ConfigError, load_config
+from insr.equations import Numerics, make_case
 from insr.equations.advection import Advection
 from insr.fields import build_field, representation_params
 from insr.fields.base import Field
+from insr.run import Run
 
 ACTIVATIONS = [
     ("siren", {}),
@@ -85,12 +86,15 @@ def _residual_rms(case_name: str, scheme: str, dt: float, t0: float, n: int) -> 
     field = ExactField(case, t0)
     eq = Advection(
         case,
-        field,
-        loss_strategy="closed",
-        samples=n,
-        boundary_weight=0.0,
-        dtype=torch.float64,
-        time_scheme=scheme,
+        {"u": field},
+        None,
+        Numerics(
+            loss_strategy="closed",
+            samples=n,
+            boundary_weight=0.0,
+            dtype=torch.float64,
+            time_scheme=scheme,
+        ),
     )
     (problem,) = eq.step_problems(1, t0 + dt, dt)  # freezes u(t0) as the previous step
     field.t = t0 + dt
@@ -122,11 +126,19 @@ def test_pade4_rejections():
     case = make_case(load_config("advection1d").case)
     f = build_field("siren", representation_params("siren", {}, "r"), case.domain, 1)
     with pytest.raises(ConfigError, match="time_scheme"):
-        Advection(case, f, time_scheme="rk4")
+        Advection(case, {"u": f}, None, Numerics(time_scheme="rk4"))
+    # the equation names its settings; the run layer names the config keys
+    with pytest.raises(ConfigError, match="loss_strategy"):
+        Advection(case, {"u": f}, None, Numerics(loss_strategy="fd", time_scheme="pade4"))
     with pytest.raises(ConfigError, match="derivative.loss"):
-        Advection(case, f, loss_strategy="fd", time_scheme="pade4")
+        Run(load_config("advection1d", sets=["derivative.loss=fd", "solver.time_scheme=pade4"]))
     with pytest.raises(ConfigError, match="gradient_supervision"):
-        Advection(case, f, loss_strategy="closed", gradient_supervision=0.1, time_scheme="pade4")
+        Advection(
+            case,
+            {"u": f},
+            None,
+            Numerics(loss_strategy="closed", gradient_supervision=0.1, time_scheme="pade4"),
+        )
 
 
 def test_time_scheme_key_is_validated_with_one_line_error():
@@ -136,7 +148,7 @@ def test_time_scheme_key_is_validated_with_one_line_error():
 
 def test_auto_time_scheme_picks_pade4_only_where_it_is_well_defined():
     from insr.config import load_config
-    from insr.runner import Run
+    from insr.run import Run
 
     def scheme(*sets):
         cfg = load_config(
@@ -158,7 +170,7 @@ def test_explicit_pade4_on_a_linear_grid_is_refused():
     import pytest
 
     from insr.config import ConfigError, load_config
-    from insr.runner import Run
+    from insr.run import Run
 
     cfg = load_config(
         "advection1d",

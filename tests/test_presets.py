@@ -71,7 +71,7 @@ def test_fresh_toml_case_gets_presets_and_stores_them(tmp_path):
 
 def test_presets_visible_in_the_run_log(tmp_path):
     from insr.log import RunLogReader
-    from insr.runner import execute
+    from insr.run import execute
 
     sets = [
         "case.steps=1",

@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 from insr.cli import app
 from insr.config import load_config
 from insr.log import RunLogReader, RunLogWriter, checkpoint
-from insr.runner import execute
+from insr.run import execute
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = [
@@ -361,10 +361,10 @@ def test_disk_full_keeps_log_valid_and_resumes(ref, tmp_path, monkeypatch):
 
 
 def test_log_larger_than_free_disk_is_refused_before_writing(tmp_path, monkeypatch):
-    import insr.runner
+    import insr.run.limits
 
     monkeypatch.setattr(
-        insr.runner.shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(1, 1, 1000)
+        insr.run.limits.shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(1, 1, 1000)
     )
     r = cli("run", "advection1d", "--out", str(tmp_path / "d"), "-q")
     assert r.exit_code == 2

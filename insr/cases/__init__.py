@@ -1,67 +1,9 @@
-"""The Python side of cases: initial condition, velocity and exact solution of a
-``[case]`` table."""
+"""The Python side of cases: initial conditions, velocities and exact solutions of a
+``[case]`` table (:class:`Case`); the case builder of each equation is registered with it
+in :mod:`insr.equations`."""
 
-from __future__ import annotations
+from insr.cases import fluid  # noqa: F401 - registers the fluid initial-condition families
+from insr.cases.advection import make_advection_case
+from insr.cases.base import Case
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
-import torch
-
-from insr.cases.initial import InitialFn, make_initial, value_and_gradient
-from insr.cases.velocity import make_velocity
-from insr.config import CaseConfig
-
-
-@dataclass
-class Case:
-    """A physical problem: box, initial field, velocity and (when known) the exact solution."""
-
-    config: CaseConfig
-    initial: InitialFn
-    channels: int
-    velocity: Any = None
-    exact_fn: Callable[[torch.Tensor, float], torch.Tensor] | None = None
-
-    @property
-    def name(self) -> str:
-        return self.config.name
-
-    @property
-    def domain(self) -> list[list[float]]:
-        return self.config.domain
-
-    @property
-    def dim(self) -> int:
-        return len(self.config.domain)
-
-    def initial_value_and_gradient(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return value_and_gradient(self.initial, x)
-
-    def exact(self, x: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """Exact field ``(N, c)`` and gradient ``(N, c, d)`` at time ``t``, or None."""
-        if self.exact_fn is None:
-            return None
-        fn = self.exact_fn
-        return value_and_gradient(lambda y: fn(y, t), x)
-
-
-def make_case(cfg: CaseConfig) -> Case:
-    """Build the :class:`Case` for a validated ``[case]`` table."""
-    u0, channels = make_initial(cfg.initial, cfg.dim)
-    if cfg.pde == "advection":
-        vel = make_velocity(cfg.velocity, cfg.dim)
-
-        def exact(x: torch.Tensor, t: float) -> torch.Tensor:
-            # u(x, t) = u0(X(x, t)), X the foot of the characteristic through (x, t)
-            return u0(vel.foot(x, t))
-
-        return Case(cfg, u0, channels, vel, exact)
-    from insr.cases.fluid import make_fluid_case  # euler cases
-
-    return make_fluid_case(cfg, u0, channels)
-
-
-# registers the fluid initial-condition families (taylor_green, vortex_pair, ...)
-from insr.cases import fluid as _fluid  # noqa: E402, F401
+__all__ = ["Case", "make_advection_case"]

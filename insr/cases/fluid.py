@@ -14,8 +14,9 @@ are the torch twins of the numpy functions in :mod:`insr.reference.initial`:
 
 Truth: a case whose ``initial.family`` is ``taylor_green`` is steady, so its exact solution at
 every time is the initial field (gradient by float64 autograd). Every other euler case is
-measured against the classical grid solver :mod:`insr.reference.euler2d`, run once at run
-start at ``case.reference.resolution`` cells per axis (default 256) with time step
+measured against the classical grid solver :mod:`insr.reference.euler2d`, run once when the
+run first samples the truth (:meth:`FluidCase.prepare_truth`; building the case runs
+nothing) at ``case.reference.resolution`` cells per axis (default 256) with time step
 ``dt / case.reference.substeps`` (default 1), sampled at the evaluation points with its cubic
 interpolant; its Jacobian is the central difference of that interpolant with step half a cell
 (one-sided within half a cell of a wall).
@@ -30,9 +31,12 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from insr.cases import Case
-from insr.cases.initial import InitialFn, register_family
+from insr.cases.base import Case
+from insr.cases.initial import InitialFn, make_initial, register_family
 from insr.config import CaseConfig, ConfigError
+from insr.reference import euler2d
+from insr.reference.euler2d import sample_velocity
+from insr.reference.initial import vortex_pair_circulation
 from insr.schema import at_least, from_dict, opt, positive
 
 # ----------------------------------------------------------------------- initial conditions
@@ -107,8 +111,6 @@ class VortexPair:
     peak_speed: float = opt(1.0, check=positive)
 
     def build(self, dim: int, path: str) -> tuple[InitialFn, int]:
-        from insr.reference.initial import vortex_pair_circulation
-
         _need_2d(dim, path)
         sep, rc = self.separation, self.core_radius
         gamma = vortex_pair_circulation(sep, rc, self.peak_speed)
@@ -158,8 +160,6 @@ def reference_value_and_jacobian(
     """Velocity ``(N, 2)`` and Jacobian ``(N, 2, 2)`` of frame ``index`` of a
     :func:`insr.reference.euler2d.solve` result at points ``x`` ``(N, 2)``: cubic interpolant
     and its central difference with step half a cell (one-sided near walls)."""
-    from insr.reference.euler2d import sample_velocity
-
     dom = np.asarray(sol["domain"], dtype=float)
     h = 0.5 * (dom[0, 1] - dom[0, 0]) / int(sol["n"])
     u = sample_velocity(sol, x, index)
@@ -175,9 +175,20 @@ def reference_value_and_jacobian(
 
 @dataclass
 class FluidCase(Case):
-    """An euler case; ``reference`` is the grid solution used as truth (None when exact)."""
+    """An euler case; ``reference`` is the grid solution used as truth (None when exact, or
+    not yet computed: see :attr:`needs_reference` and :func:`solve_reference`)."""
 
     reference: dict | None = None
+    reference_settings: ReferenceSettings | None = None
+
+    @property
+    def needs_reference(self) -> bool:
+        """True while the truth is a grid solution that has not been computed yet."""
+        return self.exact_fn is None and self.reference is None
+
+    def prepare_truth(self) -> None:
+        if self.needs_reference:
+            self.reference = solve_reference(self)
 
     def exact(self, x: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor] | None:
         if self.exact_fn is not None:
@@ -199,11 +210,12 @@ def is_steady(cfg: CaseConfig) -> bool:
     return cfg.initial.get("family") == "taylor_green"
 
 
-def make_fluid_case(cfg: CaseConfig, u0: InitialFn, channels: int) -> FluidCase:
-    """The :class:`FluidCase` of a validated euler ``[case]`` table (runs the reference
-    solver now when the case has no exact solution)."""
+def make_fluid_case(cfg: CaseConfig, settings: Any = None) -> FluidCase:
+    """The :class:`FluidCase` of a validated euler ``[case]`` table (its grid reference, when
+    it has no exact solution, is computed later by :func:`solve_reference`)."""
     if cfg.dim != 2:
         raise ConfigError(f"case.pde = 'euler' needs a 2D domain, got {cfg.dim}D")
+    u0, channels = make_initial(cfg.initial, cfg.dim)
     if channels != 2:
         raise ConfigError(
             f"case.initial: an euler case needs a 2-channel velocity, family "
@@ -215,67 +227,20 @@ def make_fluid_case(cfg: CaseConfig, u0: InitialFn, channels: int) -> FluidCase:
         )
     ref = reference_settings(cfg.reference)
     if is_steady(cfg):
-        return FluidCase(cfg, u0, channels, None, lambda x, t: u0(x), None)
-    from insr.reference.euler2d import solve
+        return FluidCase(cfg, u0, channels, None, lambda x, t: u0(x), None, ref)
+    return FluidCase(cfg, u0, channels, None, None, None, ref)
 
-    sol = solve(
-        numpy_velocity(u0),
-        cfg.domain,
+
+def solve_reference(case: FluidCase) -> dict:
+    """Run the grid reference of ``case`` over its whole time span (seconds to minutes:
+    called by the run layer when the truth is first sampled, never while building)."""
+    ref = case.reference_settings or ReferenceSettings()
+    return euler2d.solve(
+        numpy_velocity(case.initial),
+        case.domain,
         n=ref.resolution,
-        dt=cfg.dt / ref.substeps,
-        steps=cfg.steps * ref.substeps,
+        dt=case.config.dt / ref.substeps,
+        steps=case.config.steps * ref.substeps,
         save_every=ref.substeps,
         interpolation=ref.interpolation,
     )
-    return FluidCase(cfg, u0, channels, None, None, sol)
-
-
-# ----------------------------------------------------------------------------- diagnostics
-
-
-def _trapezoid_weights(axes: list[np.ndarray]) -> np.ndarray:
-    """Nodal quadrature weights (cell area per node) of the tensor evaluation grid."""
-    ws = []
-    for a in axes:
-        w = np.full(len(a), (a[-1] - a[0]) / (len(a) - 1))
-        w[0] *= 0.5
-        w[-1] *= 0.5
-        ws.append(w)
-    return np.einsum("i,j->ij", *ws)
-
-
-def vorticity_of(jac: np.ndarray) -> np.ndarray:
-    """``ω = ∂v/∂x − ∂u/∂y`` from a Jacobian ``(..., 2, 2)`` (rows = components)."""
-    return jac[..., 1, 0] - jac[..., 0, 1]
-
-
-def fluid_metrics(
-    arrays: dict[str, np.ndarray], exact: dict[str, np.ndarray] | None, axes: list[np.ndarray]
-) -> dict[str, float]:
-    """Fluid diagnostics of one logged step on the evaluation grid.
-
-    - ``kinetic_energy``: ``½ ∫ |u|² dA`` (trapezoid rule) [L⁴/T²]
-    - ``enstrophy``: ``½ ∫ ω² dA`` with ``ω`` = ``fluid/vorticity`` [L²/T²]
-    - ``divergence_rms``: RMS of ``fluid/divergence`` over the grid [1/T]
-    - against the truth: ``velocity_rel_error`` ``‖u − u*‖/‖u*‖`` and
-      ``vorticity_rel_error`` ``‖ω − ω*‖/‖ω*‖`` (``ω*`` from the exact Jacobian).
-    """
-    from insr.metrics import relative_error
-
-    w = _trapezoid_weights(axes)
-    u = arrays["field"]
-    out = {"kinetic_energy": float(0.5 * np.sum(w * np.sum(u.astype(np.float64) ** 2, -1)))}
-    if "fluid/vorticity" in arrays:
-        om = arrays["fluid/vorticity"].astype(np.float64)
-        out["enstrophy"] = float(0.5 * np.sum(w * om**2))
-    if "fluid/divergence" in arrays:
-        out["divergence_rms"] = float(
-            np.sqrt(np.mean(arrays["fluid/divergence"].astype(np.float64) ** 2))
-        )
-    if exact is not None:
-        out["velocity_rel_error"] = relative_error(u, exact["field"])
-        if "gradient" in exact and "fluid/vorticity" in arrays:
-            out["vorticity_rel_error"] = relative_error(
-                arrays["fluid/vorticity"], vorticity_of(exact["gradient"])
-            )
-    return out

@@ -52,7 +52,7 @@ def run(
 ) -> None:
     """Time-step CASE on one representation and log every step to RUN_DIR/run.h5."""
     from insr.config import load_config
-    from insr.runner import check_on_diverge, default_run_dir, execute
+    from insr.run import check_on_diverge, default_run_dir, execute
 
     with user_errors():
         if tcmalloc:
@@ -195,7 +195,7 @@ def _resume_run(
     """``insr run --resume RUN_DIR`` or ``insr run CASE --out RUN_DIR --resume``."""
     from insr.errors import UsageError
     from insr.log import RunLogReader
-    from insr.runner import find_resume_log, plan_resume, resume
+    from insr.run import find_resume_log, plan_resume, resume
 
     if overwrite:
         raise UsageError("--resume and --overwrite exclude each other: pick one")

@@ -54,6 +54,8 @@ Gradient remedies (``[derivative]`` keys; see also README "Gradient toolbox"):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from insr.cases import Case
@@ -61,9 +63,15 @@ from insr.cases.velocity import Constant
 from insr.derivatives import get_strategy
 from insr.derivatives.coarse_to_fine import CoarseToFineSchedule
 from insr.derivatives.second import value_jacobian_hessian
-from insr.equations.base import SubProblem, boundary_points, frozen_copy, uniform_sampler
+from insr.equations.base import (
+    Numerics,
+    SettingError,
+    SubProblem,
+    boundary_points,
+    frozen_copy,
+    uniform_sampler,
+)
 from insr.fields.base import Field
-from insr.schema import ConfigError
 
 TIME_SCHEMES = ("midpoint", "pade4", "auto")
 
@@ -77,7 +85,7 @@ def resolve_time_scheme(
     kinks whose second derivative the scheme cannot see) -- else the midpoint rule."""
     if time_scheme != "auto":
         return time_scheme
-    exact = loss_strategy in ("autodiff", "closed")
+    exact = loss_strategy in EXACT_STRATEGIES
     ok = exact and gradient_supervision == 0.0 and getattr(field, "smooth_hessian", True)
     return "pade4" if ok else "midpoint"
 
@@ -108,65 +116,73 @@ def directional_terms(
     return u, du, vhv + (jac * w.unsqueeze(1)).sum(-1)
 
 
+@dataclass
+class AdvectionSettings:
+    """``[extra.advection]``: advection has no settings of its own (the velocity is part of
+    the case); an empty table keeps the registry uniform."""
+
+
+EXACT_STRATEGIES = ("autodiff", "closed")
+
+
+def check_time_scheme(time_scheme: str, loss_strategy: str, gradient_supervision: float) -> None:
+    """Refuse a time scheme that is unknown or not defined for these settings."""
+    if time_scheme not in TIME_SCHEMES:
+        raise SettingError(
+            f"{{time_scheme}} = {time_scheme!r} is not allowed: expected one of "
+            + ", ".join(TIME_SCHEMES)
+        )
+    if time_scheme == "pade4" and loss_strategy not in EXACT_STRATEGIES:
+        raise SettingError(
+            f"{{time_scheme}} = 'pade4' needs {{loss_strategy}} = 'autodiff' or 'closed', "
+            f"got {loss_strategy!r}; for other strategies set {{time_scheme}} = 'midpoint'"
+        )
+    if time_scheme == "pade4" and gradient_supervision > 0.0:
+        raise SettingError(
+            "{time_scheme} = 'pade4' does not support {gradient_supervision}"
+            " > 0 (eq. (4) is a midpoint rule); set it to 0 or use 'midpoint'"
+        )
+
+
 class Advection:
     """Scalar (or vector, channel-wise) advection of one field by a prescribed velocity."""
 
     def __init__(
         self,
         case: Case,
-        field: Field,
-        *,
-        loss_strategy: str = "autodiff",
-        h: float | str = 1e-3,
-        scheme: str = "central",
-        samples: int = 2000,
-        boundary_weight: float = 1.0,
-        boundary_samples: int = 2,
-        dtype: torch.dtype = torch.float32,
-        device: torch.device | str = "cpu",
-        sobolev_weight: float = 0.0,
-        gradient_supervision: float = 0.0,
-        coarse_to_fine: dict | None = None,
-        time_scheme: str = "midpoint",
+        fields: dict[str, Field],
+        settings: AdvectionSettings | None = None,
+        numerics: Numerics | None = None,
     ) -> None:
-        if time_scheme not in TIME_SCHEMES:
-            raise ConfigError(
-                f"solver.time_scheme = {time_scheme!r} is not allowed: expected one of "
-                + ", ".join(TIME_SCHEMES)
-            )
-        if time_scheme == "pade4" and loss_strategy not in ("autodiff", "closed"):
-            raise ConfigError(
-                f"solver.time_scheme = 'pade4' needs derivative.loss = 'autodiff' or 'closed', "
-                f"got {loss_strategy!r}; for other strategies set solver.time_scheme = 'midpoint'"
-            )
-        if time_scheme == "pade4" and gradient_supervision > 0.0:
-            raise ConfigError(
-                "solver.time_scheme = 'pade4' does not support derivative.gradient_supervision"
-                " > 0 (eq. (4) is a midpoint rule); set it to 0 or use 'midpoint'"
-            )
-        time_scheme = resolve_time_scheme(time_scheme, field, loss_strategy, gradient_supervision)
+        n = numerics if numerics is not None else Numerics()
+        field = fields["u"]
+        check_time_scheme(n.time_scheme, n.loss_strategy, n.gradient_supervision)
+        time_scheme = resolve_time_scheme(
+            n.time_scheme, field, n.loss_strategy, n.gradient_supervision
+        )
         if time_scheme == "pade4" and not getattr(field, "smooth_hessian", True):
-            raise ConfigError(
-                "solver.time_scheme = 'pade4' needs a field with a continuous derivative: "
-                "use interpolation = 'smoothstep' for grid fields, or time_scheme = 'auto' "
+            raise SettingError(
+                "{time_scheme} = 'pade4' needs a field with a continuous derivative: "
+                "use interpolation = 'smoothstep' for grid fields, or {time_scheme} = 'auto' "
                 "or 'midpoint'"
             )
         self.time_scheme = time_scheme
         self.case = case
         self.field = field
         self.fields = {"u": field}
+        self.settings = settings if settings is not None else AdvectionSettings()
         self.schedule: CoarseToFineSchedule | None = None
-        if loss_strategy == "coarse_to_fine":
-            self.schedule = CoarseToFineSchedule.for_field(field, **(coarse_to_fine or {}))
-        self.loss_strategy = loss_strategy
-        self.derive = get_strategy(loss_strategy, h=h, scheme=scheme, schedule=self.schedule)
-        self.sobolev_weight = float(sobolev_weight)
-        self.gradient_supervision = float(gradient_supervision)
+        if n.loss_strategy == "coarse_to_fine":
+            self.schedule = CoarseToFineSchedule.for_field(field, **(n.coarse_to_fine or {}))
+        self.loss_strategy = n.loss_strategy
+        self.derive = get_strategy(n.loss_strategy, h=n.h, scheme=n.scheme, schedule=self.schedule)
+        self.sobolev_weight = float(n.sobolev_weight)
+        self.gradient_supervision = float(n.gradient_supervision)
         self._on_iteration = self.schedule.on_iteration if self.schedule is not None else None
-        self.dtype, self.device = dtype, torch.device(device)
-        self.sample = uniform_sampler(case.domain, samples, dtype, self.device)
-        self.boundary_weight = boundary_weight if case.config.boundary == "dirichlet" else 0.0
-        self.boundary_samples = boundary_samples
+        self.dtype, self.device = n.dtype, torch.device(n.device)
+        self.sample = uniform_sampler(case.domain, n.samples, self.dtype, self.device)
+        self.boundary_weight = n.boundary_weight if case.config.boundary == "dirichlet" else 0.0
+        self.boundary_samples = n.boundary_samples
         self.boundary_value = case.config.boundary_value
 
     def _boundary_loss(self, field: Field, gen: torch.Generator | None) -> torch.Tensor:
@@ -203,7 +219,7 @@ class Advection:
         if self.time_scheme == "pade4":
             return [self._pade4_problem(prev, t, dt, gen)]
         wg = self.gradient_supervision
-        exact_path = self.loss_strategy in ("autodiff", "closed")
+        exact_path = self.loss_strategy in EXACT_STRATEGIES
 
         def loss(x: torch.Tensor) -> torch.Tensor:
             if wg > 0.0:  # (4) uses the autodiff Jacobian and Hessian of both fields

@@ -11,11 +11,67 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 
 from insr.fields.base import Field
+from insr.schema import ConfigError
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field an equation needs: representation kind, its parameters, output channels."""
+
+    kind: str
+    params: dict[str, Any]
+    channels: int
+
+
+@dataclass
+class Numerics:
+    """Settings shared by every equation (how derivatives are taken, how points are drawn).
+
+    The run layer builds it once from the run configuration; equations read it and never
+    name configuration keys (see :class:`SettingError`).
+    """
+
+    loss_strategy: str = "autodiff"
+    h: float | str = 1e-3
+    scheme: str = "central"
+    samples: int = 2000
+    boundary_weight: float = 1.0
+    boundary_samples: int = 2
+    sobolev_weight: float = 0.0
+    gradient_supervision: float = 0.0
+    coarse_to_fine: dict[str, Any] | None = None
+    time_scheme: str = "midpoint"
+    dtype: torch.dtype = torch.float32
+    device: torch.device | str = "cpu"
+
+
+class SettingError(ConfigError):
+    """A bad combination of :class:`Numerics` settings.
+
+    The message is a template with ``{name}`` placeholders for :class:`Numerics` field names;
+    :meth:`named` fills them with configuration keys (the run layer knows those), ``str()``
+    with the field names themselves.
+    """
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+        super().__init__(template.format_map(_Names()))
+
+    def named(self, keys: dict[str, str]) -> ConfigError:
+        return ConfigError(self.template.format_map(_Names(keys)))
+
+
+class _Names(dict):
+    def __init__(self, keys: dict[str, str] | None = None) -> None:
+        super().__init__(keys or {})
+
+    def __missing__(self, key: str) -> str:
+        return key
 
 
 @dataclass
@@ -32,6 +88,8 @@ class SubProblem:
 
 
 class Equation(Protocol):
+    """Built as ``Equation(case, fields, settings, numerics)`` (see :mod:`insr.equations`)."""
+
     fields: dict[str, Field]
 
     def initial_problems(self) -> list[SubProblem]: ...
@@ -41,7 +99,11 @@ class Equation(Protocol):
         sub-problem can freeze the result of an earlier one when it is reached."""
         ...
 
-    def snapshot(self, x: torch.Tensor, t: float) -> dict[str, torch.Tensor]: ...
+    def snapshot(
+        self, x: torch.Tensor, t: float, strategies: dict[str, Any]
+    ) -> dict[str, torch.Tensor]:
+        """Logged arrays at ``x`` with gradients by each of ``strategies``."""
+        ...
 
 
 def frozen_copy(module: Field) -> Field:
@@ -68,7 +130,11 @@ def uniform_sampler(
 
 
 def boundary_points(
-    domain: list[list[float]], per_face: int, gen: torch.Generator, dtype: torch.dtype, device
+    domain: list[list[float]],
+    per_face: int,
+    gen: torch.Generator | None,
+    dtype: torch.dtype,
+    device: torch.device | str,
 ) -> torch.Tensor:
     """Points on the faces of the box: the two ends in 1D, ``per_face`` random points per
     face in 2D/3D."""

@@ -34,16 +34,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 import torch
 
 from insr.cases import Case
-from insr.cases.fluid import fluid_metrics
-from insr.config import RunConfig, at_least, from_dict, opt, suggest
 from insr.derivatives import get_strategy
-from insr.equations.base import SubProblem, frozen_copy, uniform_sampler
-from insr.fields import REPRESENTATIONS, build_field, representation_params
+from insr.equations.base import FieldSpec, Numerics, SubProblem, frozen_copy, uniform_sampler
+from insr.fields import field_kinds, representation_params
 from insr.fields.base import Field
+from insr.schema import ConfigError, at_least, opt, suggest
 
 
 @dataclass
@@ -57,26 +55,24 @@ class FluidSettings:
     wall_samples: int = opt(64, check=at_least(1), doc="random points per wall face")
 
 
-def fluid_settings(cfg: RunConfig) -> FluidSettings:
-    raw = cfg.extra.get("fluid", {})
-    from insr.config import ConfigError
-
-    if not isinstance(raw, dict):
-        raise ConfigError(f"extra.fluid = {raw!r} is not allowed: expected a table")
-    s = from_dict(FluidSettings, raw, "extra.fluid")
-    kind = s.pressure_representation or cfg.representation.kind
-    if kind not in REPRESENTATIONS or kind == "grid":
-        allowed = [k for k in REPRESENTATIONS if k != "grid"]
+def fluid_fields(
+    case: Case, settings: FluidSettings, velocity: FieldSpec, path: str
+) -> dict[str, FieldSpec]:
+    """Velocity ``u`` (2 channels, the run's representation) and pressure ``p`` (1 channel,
+    ``settings.pressure_representation`` -- default the velocity's kind, with the velocity's
+    parameters when the kinds match). ``path`` names the settings table in messages."""
+    kind = settings.pressure_representation or velocity.kind
+    allowed = field_kinds()
+    if kind not in allowed:
         raise ConfigError(
-            f"extra.fluid.pressure_representation = {kind!r} is not allowed"
-            f"{suggest(kind, allowed)}; "
-            f"allowed: {', '.join(allowed)}"
+            f"{path}.pressure_representation = {kind!r} is not allowed"
+            f"{suggest(kind, allowed)}; allowed: {', '.join(allowed)}"
         )
-    s.pressure_representation = kind
-    if not s.pressure and kind == cfg.representation.kind:
-        s.pressure = dict(cfg.representation.params)
-    s.pressure = representation_params(kind, s.pressure, f"extra.fluid.pressure ({kind})")
-    return s
+    params = settings.pressure
+    if not params and kind == velocity.kind:
+        params = dict(velocity.params)
+    params = representation_params(kind, params, f"{path}.pressure ({kind})")
+    return {"u": FieldSpec(velocity.kind, velocity.params, 2), "p": FieldSpec(kind, params, 1)}
 
 
 def wall_points(
@@ -121,27 +117,21 @@ class Fluid:
     def __init__(
         self,
         case: Case,
-        velocity: Field,
-        pressure: Field,
-        settings: FluidSettings,
-        *,
-        loss_strategy: str = "autodiff",
-        h: float | str = 1e-3,
-        scheme: str = "central",
-        samples: int = 2000,
-        dtype: torch.dtype = torch.float32,
-        device: torch.device | str = "cpu",
+        fields: dict[str, Field],
+        settings: FluidSettings | None = None,
+        numerics: Numerics | None = None,
     ) -> None:
+        n = numerics if numerics is not None else Numerics()
         self.case = case
-        self.u = velocity
-        self.p = pressure
-        self.fields = {"u": velocity, "p": pressure}
-        self.settings = settings
-        self.derive = get_strategy(loss_strategy, h=h, scheme=scheme)
-        self.dtype, self.device = dtype, torch.device(device)
-        self.sample = uniform_sampler(case.domain, samples, dtype, self.device)
-        lo = torch.tensor([a for a, _ in case.domain], dtype=dtype, device=self.device)
-        hi = torch.tensor([b for _, b in case.domain], dtype=dtype, device=self.device)
+        self.u = fields["u"]
+        self.p = fields["p"]
+        self.fields = {"u": self.u, "p": self.p}
+        self.settings = settings if settings is not None else FluidSettings()
+        self.derive = get_strategy(n.loss_strategy, h=n.h, scheme=n.scheme)
+        self.dtype, self.device = n.dtype, torch.device(n.device)
+        self.sample = uniform_sampler(case.domain, n.samples, self.dtype, self.device)
+        lo = torch.tensor([a for a, _ in case.domain], dtype=self.dtype, device=self.device)
+        hi = torch.tensor([b for _, b in case.domain], dtype=self.dtype, device=self.device)
         self._lo, self._hi = lo, hi
         self.dt = case.config.dt
 
@@ -233,12 +223,6 @@ class Fluid:
             out["fluid/pressure"] = self.p(x)[:, 0] / self.dt
         return out
 
-    def metrics(
-        self, arrays: dict[str, np.ndarray], exact: dict[str, np.ndarray] | None, axes: list
-    ) -> dict[str, float]:
-        """Kinetic energy, enstrophy, divergence and errors (see :func:`fluid_metrics`)."""
-        return fluid_metrics(arrays, exact, axes)
-
 
 def _grad_p(f: Field, x: torch.Tensor) -> torch.Tensor:
     """Gradient ``(N, 2)`` of a scalar field with the graph kept."""
@@ -247,25 +231,3 @@ def _grad_p(f: Field, x: torch.Tensor) -> torch.Tensor:
         return f.value_and_jacobian(xg)[1][:, 0, :]
     (g,) = torch.autograd.grad(f(xg).sum(), xg, create_graph=True)
     return g
-
-
-def build_fluid(cfg: RunConfig, case: Case, device: torch.device, dtype: torch.dtype) -> Fluid:
-    """The :class:`Fluid` equation of an euler run: velocity from ``[representation]``,
-    pressure from ``[extra.fluid]``."""
-    settings = fluid_settings(cfg)
-    rep = cfg.representation
-    velocity = build_field(rep.kind, rep.params, case.domain, 2).to(device, dtype)
-    pressure = build_field(settings.pressure_representation, settings.pressure, case.domain, 1)
-    d, s = cfg.derivative, cfg.solver
-    return Fluid(
-        case,
-        velocity,
-        pressure.to(device, dtype),
-        settings,
-        loss_strategy=d.loss,
-        h=d.h,
-        scheme=d.scheme,
-        samples=s.samples,
-        dtype=dtype,
-        device=device,
-    )

@@ -11,11 +11,13 @@ import importlib
 from collections.abc import Sequence
 from typing import Any
 
+from insr.errors import UsageError
 from insr.fields.base import Field
 from insr.schema import from_dict, to_dict
 
-# kind -> (module, config class name, field class name); imported on first use
-_REGISTRY: dict[str, tuple[str, str, str]] = {
+# kind -> (module, config class name, field class name or None for a solver kind);
+# imported on first use
+_REGISTRY: dict[str, tuple[str, str, str | None]] = {
     "siren": ("insr.fields.mlp", "SirenConfig", "Siren"),
     "gauss": ("insr.fields.mlp", "GaussConfig", "GaussMLP"),
     "mlp": ("insr.fields.mlp", "MLPConfig", "TanhMLP"),
@@ -26,17 +28,18 @@ _REGISTRY: dict[str, tuple[str, str, str]] = {
 REPRESENTATIONS: list[str] = list(_REGISTRY)
 
 
-def register(kind: str, module: str, config_cls: str, field_cls: str) -> None:
+def register(kind: str, module: str, config_cls: str, field_cls: str | None) -> None:
     """Add a representation kind (used by optional modules)."""
     _REGISTRY[kind] = (module, config_cls, field_cls)
     if kind not in REPRESENTATIONS:
         REPRESENTATIONS.append(kind)
 
 
-def _classes(kind: str) -> tuple[type, type]:
+def _classes(kind: str) -> tuple[type, type | None]:
+    """(config class, field class); the field class is None for a solver kind."""
     mod_name, cfg_name, field_name = _REGISTRY[kind]
     mod = importlib.import_module(mod_name)
-    return getattr(mod, cfg_name), getattr(mod, field_name)
+    return getattr(mod, cfg_name), None if field_name is None else getattr(mod, field_name)
 
 
 def config_class(kind: str) -> type:
@@ -66,6 +69,11 @@ def build_field(
     ``[representation.<kind>]`` dict (validated here).
     """
     cfg_cls, field_cls = _classes(kind)
+    if field_cls is None:
+        raise UsageError(
+            f"representation {kind!r} is a solver, not a field: it runs the whole case "
+            f"(insr run CASE --set representation.kind={kind}) and cannot be used as a field"
+        )
     if isinstance(settings, dict):
         settings = from_dict(cfg_cls, settings, f"representation.{kind}")
     elif not isinstance(settings, cfg_cls):
@@ -76,8 +84,8 @@ def build_field(
     return field_cls(settings, domain, out_features)
 
 
-# the classical reference solver as a representation (runner.execute branches on it)
-register("grid", "insr.reference.run", "GridConfig", "GridField")
+# the classical grid baseline: a solver kind (settings only; insr.run.solvers.GridSolver)
+register("grid", "insr.fields.solver_kinds", "GridConfig", None)
 
 #: kinds that are solvers, not differentiable fields (no gradcheck, no neural run)
 SOLVER_KINDS = frozenset({"grid"})

@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from insr.cases import Case
 from insr.config import RunConfig
+from insr.equations.base import Equation
 from insr.metrics import gradient_rel_error
+from insr.stepper import Budget, optimize
 
 
 @dataclass
@@ -52,12 +56,13 @@ def with_omega0(cfg: RunConfig, omega0: float) -> RunConfig:
 
 
 def choose_omega0(
-    cfg: RunConfig, case, device: torch.device, dtype: torch.dtype, points: torch.Tensor
+    cfg: RunConfig,
+    case: Case,
+    points: torch.Tensor,
+    build: Callable[[RunConfig], Equation],
 ) -> Omega0Choice:
-    """Fit the initial condition with each candidate and keep the best (see module doc)."""
-    from insr.equations import build_equation
-    from insr.stepper import Budget, optimize
-
+    """Fit the initial condition with each candidate and keep the best (see module doc);
+    ``build(cfg)`` makes a fresh equation for a config."""
     s = cfg.solver
     budget = Budget(
         lr=s.init.lr,
@@ -74,13 +79,13 @@ def choose_omega0(
     errors = []
     for w0 in candidates:
         torch.manual_seed(cfg.run.seed)
-        eq = build_equation(with_omega0(cfg, w0), case, device, dtype)
-        gen = torch.Generator(device=device)
+        eq = build(with_omega0(cfg, w0))
+        gen = torch.Generator(device=points.device)
         gen.manual_seed(cfg.run.seed)
         for problem in eq.initial_problems():
             optimize(problem, budget, gen)
         with torch.no_grad():
-            _, g = eq.field.value_and_jacobian(points)
+            _, g = eq.fields["u"].value_and_jacobian(points)
         err = gradient_rel_error(g.detach().cpu().double().numpy(), exact_np)
         errors.append(err if np.isfinite(err) else float("inf"))
     best = int(np.argmin(errors))

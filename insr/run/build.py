@@ -1,0 +1,279 @@
+"""Assemble a run from a validated :class:`~insr.config.RunConfig`: device, case, eval grid,
+fields, equation (or grid baseline), the ω0 search, and the solver the driver steps."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from insr.cases import Case
+from insr.config import BUDGET_KEYS, ROOT, RunConfig
+from insr.derivatives import get_strategy
+from insr.derivatives.coarse_to_fine import schedule_options
+from insr.equations import (
+    EquationEntry,
+    FieldSpec,
+    Numerics,
+    SettingError,
+    equation_settings,
+    get_equation,
+)
+from insr.equations.base import Equation
+from insr.errors import UsageError
+from insr.fields import build_field
+from insr.fields.solver_kinds import GridConfig
+from insr.metrics import step_metrics
+from insr.reference.equal_memory import grid_resolution_for_params
+from insr.run.limits import check_eval_memory, check_field_memory
+from insr.run.omega0 import choose_omega0, wants_auto_omega0, with_omega0
+from insr.run.solvers import GridSolver, NeuralSolver, Solver, chunked
+from insr.schema import ConfigError, from_dict
+from insr.stepper import Budget
+
+#: configuration keys of the :class:`~insr.equations.base.Numerics` fields (error messages)
+NUMERICS_KEYS = {
+    "loss_strategy": "derivative.loss",
+    "h": "derivative.h",
+    "scheme": "derivative.scheme",
+    "samples": "solver.samples",
+    "boundary_weight": "solver.boundary_weight",
+    "boundary_samples": "solver.boundary_samples",
+    "sobolev_weight": "derivative.sobolev_weight",
+    "gradient_supervision": "derivative.gradient_supervision",
+    "time_scheme": "solver.time_scheme",
+}
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("run.device = 'cuda' but no CUDA device is available; use 'cpu' or 'auto'")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def default_run_dir(cfg: RunConfig) -> Path:
+    name = cfg.run.name or f"{cfg.representation.kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return ROOT / "outputs" / cfg.case.name / name
+
+
+def eval_grid(case: Case, resolution: int) -> list[np.ndarray]:
+    return [np.linspace(lo, hi, resolution) for lo, hi in case.domain]
+
+
+def grid_points(axes: list[np.ndarray]) -> np.ndarray:
+    mesh = np.meshgrid(*axes, indexing="ij")
+    return np.stack([m.ravel() for m in mesh], axis=1)
+
+
+def numerics(cfg: RunConfig, device: torch.device, dtype: torch.dtype) -> Numerics:
+    """The settings every equation shares, read once from the config."""
+    d, s = cfg.derivative, cfg.solver
+    return Numerics(
+        loss_strategy=d.loss,
+        h=d.h,
+        scheme=d.scheme,
+        samples=s.samples,
+        boundary_weight=s.boundary_weight,
+        boundary_samples=s.boundary_samples,
+        sobolev_weight=d.sobolev_weight,
+        gradient_supervision=d.gradient_supervision,
+        coarse_to_fine=schedule_options(d),
+        time_scheme=s.time_scheme,
+        dtype=dtype,
+        device=device,
+    )
+
+
+def build_equation(
+    cfg: RunConfig, case: Case, device: torch.device, dtype: torch.dtype
+) -> Equation:
+    """The equation of ``cfg.case.pde`` with freshly initialized fields."""
+    entry = get_equation(cfg.case.pde)
+    settings = equation_settings(entry, cfg.extra)
+    rep = FieldSpec(cfg.representation.kind, cfg.representation.params, case.channels)
+    specs = entry.fields(case, settings, rep, f"extra.{entry.table}")
+    fields = {
+        name: build_field(sp.kind, sp.params, case.domain, sp.channels).to(device, dtype)
+        for name, sp in specs.items()
+    }
+    try:
+        return entry.equation(case, fields, settings, numerics(cfg, device, dtype))
+    except SettingError as e:
+        raise e.named(NUMERICS_KEYS) from None
+
+
+def budgets(cfg: RunConfig) -> tuple[Budget, Budget]:
+    """Budgets of the step-0 fit (``[solver.init]``) and of every later step."""
+    s = cfg.solver
+    shared: dict[str, Any] = {
+        "check_every": s.check_every,
+        "resample_every": s.resample_every,
+        "switch_after": s.switch_after,
+        "lbfgs_history": s.lbfgs_history,
+        "lbfgs_resample": s.lbfgs_resample,
+    }
+
+    def budget(b: Any) -> Budget:
+        return Budget(**{k: getattr(b, k) for k in BUDGET_KEYS}, **shared)
+
+    return budget(s.init), budget(s)
+
+
+def grid_resolution(cfg: RunConfig, dim: int, channels: int) -> tuple[int, int | None]:
+    """``(resolution, matched n_params or None)`` of a grid run."""
+    p = cfg.representation.params
+    if p.get("resolution"):
+        return int(p["resolution"]), None
+    kind = p["match_params_of"]
+    n = build_field(kind, p.get("matched_params") or {}, cfg.case.domain, channels).n_params
+    return max(4, grid_resolution_for_params(n, dim, channels)), n
+
+
+def check_extra_tables(cfg: RunConfig, entry: EquationEntry) -> None:
+    """Refuse ``[extra.<name>]`` tables the run's equation does not read (they would have
+    no effect)."""
+    for key in cfg.extra:
+        if key != entry.table:
+            raise ConfigError(
+                f"extra.{key} has no effect on case.pde = {entry.pde!r}: its settings are "
+                f"[extra.{entry.table}]; remove extra.{key}"
+            )
+
+
+class Truth:
+    """The exact (or reference) solution at the evaluation points, sampled on demand; a
+    case whose truth must be computed (a grid reference) computes it on the first sample."""
+
+    def __init__(self, case: Case, points: torch.Tensor, shape: tuple[int, ...]) -> None:
+        self.case, self.points, self.shape = case, points, shape
+        self.prepared = False
+
+    def sample(self, t: float) -> dict[str, np.ndarray] | None:
+        if not self.prepared:
+            self.case.prepare_truth()
+            self.prepared = True
+
+        def fn(x: torch.Tensor) -> dict[str, torch.Tensor]:
+            r = self.case.exact(x, t)
+            return {} if r is None else {"field": r[0], "gradient": r[1]}
+
+        ex = chunked(fn, self.points)
+        if not ex:
+            return None
+        return {k: v.reshape(*self.shape, *v.shape[1:]) for k, v in ex.items()}
+
+
+class Run:
+    """Everything one run needs, built from a validated config."""
+
+    def __init__(self, cfg: RunConfig) -> None:
+        self.cfg = cfg
+        if cfg.run.threads:
+            torch.set_num_threads(cfg.run.threads)
+        self.device = resolve_device(cfg.run.device)
+        self.dtype = torch.float64 if cfg.run.dtype == "float64" else torch.float32
+        torch.manual_seed(cfg.run.seed)
+        self.entry: EquationEntry = get_equation(cfg.case.pde)
+        check_extra_tables(cfg, self.entry)
+        self.settings = equation_settings(self.entry, cfg.extra)
+        self.case = self.entry.make_case(cfg.case, self.settings)
+        check_eval_memory(cfg, self.case.dim, self.case.channels)
+        self.axes = eval_grid(self.case, cfg.eval.resolution)
+        self.shape = tuple(len(a) for a in self.axes)
+        self.attrs: dict[str, Any] = {}
+        self.equation: Equation | None = None
+        if cfg.representation.kind == "grid":
+            self.solver: Solver = self._grid_solver()
+            points = torch.from_numpy(grid_points(self.axes))
+        else:
+            check_field_memory(cfg, self.case.dim, self.case.channels)
+            points = torch.tensor(grid_points(self.axes), dtype=self.dtype, device=self.device)
+            self.solver = self._neural_solver(points)
+        self.points = points  # evaluation points (the truth's dtype: run dtype, float64 grid)
+        self.truth = Truth(self.case, points, self.shape)
+
+    def _neural_solver(self, points: torch.Tensor) -> NeuralSolver:
+        cfg = self.cfg
+        build_cfg = cfg
+        if wants_auto_omega0(cfg):  # siren omega0 = "auto": pick it by short initial fits
+            choice = choose_omega0(cfg, self.case, points, self._build)
+            self.attrs.update(choice.attrs())
+            build_cfg = with_omega0(cfg, choice.omega0)
+            torch.manual_seed(cfg.run.seed)
+        self.equation = eq = self._build(build_cfg)
+        scheme = getattr(eq, "time_scheme", None)
+        if scheme is not None:  # the resolved scheme (solver.time_scheme may be "auto")
+            self.attrs["time_scheme"] = scheme
+        if cfg.run.compile:
+            for f in eq.fields.values():
+                if hasattr(f, "compiled"):
+                    setattr(f, "compiled", True)  # noqa: B010 - not every Field has it
+        d = cfg.derivative
+        sched = getattr(eq, "schedule", None)
+        strategies = {s: get_strategy(s, h=d.h, scheme=d.scheme, schedule=sched) for s in d.log}
+        return NeuralSolver(
+            eq,
+            budgets(cfg),
+            points=points,
+            strategies=strategies,
+            seed=cfg.run.seed,
+            substeps=cfg.solver.substeps,
+        )
+
+    def _build(self, cfg: RunConfig) -> Equation:
+        return build_equation(cfg, self.case, self.device, self.dtype)
+
+    def _grid_solver(self) -> GridSolver:
+        if self.entry.grid is None:
+            raise ConfigError(
+                f"representation.kind = 'grid' is not available for case.pde = "
+                f"{self.cfg.case.pde!r}: that equation registers no grid baseline"
+            )
+        n, matched = grid_resolution(self.cfg, self.case.dim, self.case.channels)
+        grid_cfg = from_dict(GridConfig, self.cfg.representation.params, "representation.grid")
+        baseline = self.entry.grid(self.case, self.settings, grid_cfg, n)
+        self.attrs["grid_resolution"] = n
+        if matched is not None:
+            self.attrs["matched_n_params"] = matched
+        return GridSolver(baseline, grid_points(self.axes))
+
+    @property
+    def n_params(self) -> int:
+        return self.solver.n_params
+
+    def budgets(self) -> tuple[Budget, Budget]:
+        return budgets(self.cfg)
+
+    def log_attrs(self) -> dict[str, Any]:
+        """Root attributes of the run log."""
+        cfg = self.cfg
+        return {
+            "case": cfg.case.name,
+            "representation": cfg.representation.kind,
+            "dim": self.case.dim,
+            "channels": self.case.channels,
+            "n_params": self.n_params,
+            "dt": cfg.case.dt,
+            "total_steps": cfg.case.steps,
+            **self.attrs,
+        }
+
+    def snapshot(self, t: float) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        """Logged arrays (reshaped onto the grid) and metrics at time ``t``."""
+        flat = self.solver.evaluate(t)
+        arrays = {k: v.reshape(*self.shape, *v.shape[1:]) for k, v in flat.items()}
+        exact = self.truth.sample(t)
+        if exact is not None:
+            cast = np.float32 if isinstance(self.solver, GridSolver) else None
+            arrays["exact/field"] = exact["field"].astype(cast or exact["field"].dtype)
+            if "gradient" in exact:
+                arrays["exact/gradient"] = exact["gradient"].astype(cast or exact["gradient"].dtype)
+        metrics = step_metrics(arrays, exact, len(self.shape))
+        if self.entry.metrics is not None:  # equation-specific (fluid)
+            metrics.update(self.entry.metrics(arrays, exact, self.axes))
+        return arrays, metrics

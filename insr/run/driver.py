@@ -1,0 +1,287 @@
+"""THE time loop: steps any :class:`~insr.run.solvers.Solver`, writes one log row per
+logged step (arrays, truth, metrics), a checkpoint after every step, retries a diverged
+step, and turns signals and failures into a closed log with a status.
+
+Used by ``insr run`` and ``insr compare``; prints nothing itself (progress goes to a
+``report(event, data)`` callback: ``step``, ``iter``, ``done``, ``retry``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shlex
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from insr.config import RunConfig
+from insr.errors import RunFailure, RunInterrupted, UsageError
+from insr.log import LogWriteError, RunLogWriter
+from insr.run.build import Run
+from insr.run.limits import check_disk_budget
+from insr.run.resume import ResumePlan, plan_resume
+from insr.stepper import Diverged
+
+Reporter = Callable[[str, dict], None]
+MAX_RETRIES = 3
+ON_DIVERGE = ("stop", "retry")
+LIKELY_CAUSES = (
+    "likely causes: dt too large (case.dt), learning rate too high (solver.lr), "
+    "or too high a frequency (representation omega0)"
+)
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    log_path: Path
+    status: str
+    completed_steps: int
+    seconds: float
+    last_metrics: dict[str, float] = field(default_factory=dict)
+
+
+def check_on_diverge(mode: str) -> None:
+    if mode not in ON_DIVERGE:
+        raise UsageError(
+            f"--on-diverge {mode!r} is not allowed: expected one of {', '.join(ON_DIVERGE)}"
+        )
+
+
+def prepare_run_dir(run_dir: Path, *, overwrite: bool) -> None:
+    """Refuse to reuse an existing run directory unless ``overwrite``."""
+    log = run_dir / "run.h5"
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UsageError(f"--out {run_dir} is a file, not a run directory")
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if not overwrite:
+            raise UsageError(
+                f"{run_dir} already holds a run; use --resume to continue it "
+                "or --overwrite to replace it"
+            )
+        if log.exists():
+            log.unlink()
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise UsageError(f"cannot write to {run_dir}: {e.strerror or e}") from None
+
+
+def remove_run(run_dir: Path) -> None:
+    shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def execute(
+    cfg: RunConfig,
+    run_dir: Path,
+    *,
+    overwrite: bool = False,
+    report: Reporter | None = None,
+    on_diverge: str = "stop",
+) -> RunResult:
+    """Run ``cfg`` into ``run_dir/run.h5``; the log is valid after every step.
+
+    ``on_diverge``: "stop" (default) ends the run at the first NaN/inf loss or field;
+    "retry" restores the step's starting state and retries it with half the learning
+    rate, up to :data:`MAX_RETRIES` times. ``representation.kind = "grid"`` steps the
+    equation's classical grid baseline instead and writes the same log.
+    """
+    check_on_diverge(on_diverge)
+    run = Run(cfg)
+    prepare_run_dir(run_dir, overwrite=overwrite)
+    check_disk_budget(cfg, run.case.dim, run.case.channels, run_dir)
+    writer = RunLogWriter.create(
+        run_dir / "run.h5", config=cfg.as_dict(), axes=run.axes, attrs=run.log_attrs()
+    )
+    return drive(run, writer, first_step=0, report=report, on_diverge=on_diverge)
+
+
+def resume(
+    target: str | Path | ResumePlan,
+    *,
+    sets: list[str] | None = None,
+    report: Reporter | None = None,
+    on_diverge: str = "stop",
+) -> RunResult:
+    """Continue a run from its last checkpoint (see :func:`plan_resume`). Without ``sets``
+    the resumed run gives the same numbers as an uninterrupted one (bit-identical on CPU)."""
+    check_on_diverge(on_diverge)
+    plan = target if isinstance(target, ResumePlan) else plan_resume(target, sets)
+    run = Run(plan.cfg)
+    if plan.ckpt is not None:
+        try:
+            run.solver.load_state(plan.ckpt[0])
+        except (KeyError, RuntimeError, ValueError) as e:
+            msg = f"the checkpoint in {plan.path} does not fit its config: {e}"
+            raise RunFailure(msg) from None
+    writer = RunLogWriter.reopen(plan.path, plan.keep_rows)
+    writer.set_attrs(config=json.dumps(plan.cfg.as_dict()), total_steps=plan.cfg.case.steps)
+    return drive(run, writer, first_step=plan.last_step + 1, report=report, on_diverge=on_diverge)
+
+
+class SignalGuard:
+    """SIGINT/SIGTERM raise KeyboardInterrupt, but never inside a ``critical()`` section
+    (a row or checkpoint write): there the signal is held until the section ends."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.pending = False
+        self.signum: int = signal.SIGINT
+        self._old: dict[int, Any] = {}
+
+    def _handler(self, signum: int, _frame: Any) -> None:
+        self.signum = signum
+        if self.depth:
+            self.pending = True
+        else:
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> SignalGuard:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+    @contextlib.contextmanager
+    def critical(self) -> Iterator[None]:
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+        if self.pending and not self.depth:
+            self.pending = False
+            raise KeyboardInterrupt
+
+
+def resume_hint(run_dir: Path) -> str:
+    return f"insr run --resume {shlex.quote(str(run_dir))}"
+
+
+class _Loop:
+    """State of one drive: the run, its writer, the last checkpointed step."""
+
+    def __init__(self, run: Run, writer: RunLogWriter, report: Reporter | None, retry: bool):
+        self.run, self.writer, self.report, self.retry = run, writer, report, retry
+        self.guard = SignalGuard()
+        self.saved = -1  # last step whose checkpoint is on disk
+        self.last: dict[str, float] = {}
+
+    def step(self, step: int) -> None:
+        """Advance (with retries), then write the row (if logged) and the checkpoint."""
+        cfg = self.run.cfg
+        t = step * cfg.case.dt
+        if self.report is not None:
+            self.report("step", {"step": step, "t": t})
+        metrics, attempts = self._advance(step)
+        if self.retry:
+            metrics["retries"] = float(attempts)
+        logged = step % cfg.eval.every == 0 or step == cfg.case.steps
+        arrays: dict[str, np.ndarray] = {}
+        if logged:
+            try:
+                arrays, m = self.run.snapshot(t)
+            except Diverged as e:
+                raise Diverged(step, e.name, e.loss) from None
+            metrics.update(m)
+            arrays["step"] = np.asarray(step, dtype=np.int64)
+            arrays["time"] = np.asarray(t, dtype=np.float64)
+        # row first, then checkpoint: a crash between them leaves a row past the
+        # checkpoint, which --resume drops and recomputes (identically)
+        with self.guard.critical():
+            if logged:
+                self.writer.append(arrays, metrics)
+            self.writer.save_checkpoint(self.run.solver.state(), {"step": step, "t": t})
+            self.saved = step
+        self.last = metrics
+        if self.report is not None:
+            self.report("done", {"step": step, "metrics": metrics})
+
+    def _advance(self, step: int) -> tuple[dict[str, float], int]:
+        solver, dt = self.run.solver, self.run.cfg.case.dt
+        start = solver.state() if self.retry else None  # the state to return to on a retry
+        for attempt in range(MAX_RETRIES + 1):
+            scale = 0.5**attempt
+            try:
+                return solver.advance(step, dt, lr_scale=scale, report=self.report), attempt
+            except Diverged as e:
+                if start is None or attempt == MAX_RETRIES:
+                    raise
+                solver.load_state(start)
+                if self.report is not None:
+                    info = {"step": step, "attempt": attempt + 1, "lr_scale": scale / 2}
+                    self.report("retry", {**info, "name": e.name})
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def drive(
+    run: Run, writer: RunLogWriter, *, first_step: int, report: Reporter | None, on_diverge: str
+) -> RunResult:
+    """Steps ``first_step..case.steps`` of ``run`` into ``writer``; closes the log with the
+    run's status whatever happens."""
+    loop = _Loop(run, writer, report, on_diverge == "retry")
+    loop.saved = first_step - 1
+    t_start = time.perf_counter()
+    try:
+        with loop.guard:
+            for step in range(first_step, run.cfg.case.steps + 1):
+                loop.step(step)
+    except BaseException as e:
+        err = _closed(loop, e)
+        if err is e:
+            raise
+        raise err from None
+    n = writer.completed_steps
+    writer.close("complete")
+    return RunResult(
+        writer.path.parent, writer.path, "complete", n, time.perf_counter() - t_start, loop.last
+    )
+
+
+def _closed(loop: _Loop, e: BaseException) -> BaseException:
+    """Close the log with the status that ``e`` means; the error to raise instead."""
+    writer, run_dir = loop.writer, loop.writer.path.parent
+    n, step = writer.completed_steps, loop.saved + 1
+    if isinstance(e, Diverged):
+        writer.close(f"diverged at step {e.step}")
+        tried = (
+            f" (and after {MAX_RETRIES} retries with halved learning rate)" if loop.retry else ""
+        )
+        err = Diverged(e.step, e.name, e.loss)
+        err.args = (
+            f"diverged at step {e.step} ({e.name}: loss = {e.loss}){tried}; the log keeps its "
+            f"{n} completed rows (status 'diverged at step {e.step}'); {LIKELY_CAUSES}; "
+            f"{'' if tried else 'try --on-diverge retry, or '}lower them and continue: "
+            f"{resume_hint(run_dir)} --set solver.lr=...",
+        )
+        return err
+    if isinstance(e, KeyboardInterrupt):
+        writer.close(f"interrupted at step {step}")
+        return RunInterrupted(
+            f"interrupted at step {step}; the log is closed and keeps {n} completed rows; "
+            f"resume with: {resume_hint(run_dir)}",
+            int(loop.guard.signum),
+        )
+    if isinstance(e, LogWriteError):
+        writer.close(f"failed at step {step}: {e.reason}")
+        return RunFailure(
+            f"{e}; the log keeps its {n} completed rows (status 'failed at step {step}'); "
+            f"fix the cause and continue: {resume_hint(run_dir)}"
+        )
+    writer.close(f"failed at step {step}: {type(e).__name__}: {e}"[:500])
+    return e

@@ -1,0 +1,92 @@
+"""Guards that refuse a run before it allocates or writes more than the machine has."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from insr.config import RunConfig
+from insr.errors import UsageError
+from insr.fields import _classes
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.3g} GiB" if n >= 2**30 else f"{n / 2**20:.3g} MiB"
+
+
+def available_memory() -> int:
+    """Bytes of memory available to a new allocation (MemAvailable; physical memory else)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 1 << 62
+
+
+def eval_row_bytes(cfg: RunConfig, dim: int, channels: int) -> tuple[int, int]:
+    """(bytes of one logged row on disk, bytes held in memory while evaluating it).
+
+    A row holds the field (c), each logged gradient (c*d) and the exact field and gradient,
+    stored as float32. In memory the evaluation points (N*d in the run dtype) plus every
+    array about three times over (chunk list, concatenation, reshaped copy), in float64 to
+    be safe: a coarse upper estimate, meant to refuse absurd sizes before allocating.
+    """
+    n = cfg.eval.resolution**dim
+    per_point = channels * (2 + (len(cfg.derivative.log) + 1) * dim)
+    itemsize = 8 if cfg.run.dtype == "float64" else 4
+    return n * per_point * 4, n * (dim * itemsize + 3 * 8 * per_point)
+
+
+def check_eval_memory(cfg: RunConfig, dim: int, channels: int) -> None:
+    """Refuse an evaluation grid whose arrays would not fit in memory."""
+    _, mem = eval_row_bytes(cfg, dim, channels)
+    avail = available_memory()
+    if mem > 0.8 * avail:
+        raise UsageError(
+            f"eval.resolution = {cfg.eval.resolution} ({cfg.eval.resolution}^{dim} points) needs "
+            f"about {_gib(mem)} of memory for the evaluation arrays but only {_gib(avail)} is "
+            "available; lower eval.resolution"
+        )
+
+
+def check_field_memory(cfg: RunConfig, dim: int, channels: int) -> None:
+    """Refuse a representation whose parameters would not fit in memory, before building it.
+
+    Uses ``param_count(params: dict, dim, channels) -> int`` on the field class when it has
+    one (grid representations: ``resolution^d x features`` per level); 4 copies (weights,
+    gradient, two Adam moments) in the run dtype.
+    """
+    count = getattr(_classes(cfg.representation.kind)[1], "param_count", None)
+    if count is None:
+        return
+    n = int(count(cfg.representation.params, dim, channels))
+    need = n * 4 * (8 if cfg.run.dtype == "float64" else 4)
+    avail = available_memory()
+    if need > 0.8 * avail:
+        raise UsageError(
+            f"representation {cfg.representation.kind} has {n:.3g} parameters: about "
+            f"{_gib(need)} with gradients and optimizer state, but only {_gib(avail)} of "
+            "memory is available; lower its resolution / table size"
+        )
+
+
+def check_disk_budget(cfg: RunConfig, dim: int, channels: int, run_dir: Path) -> None:
+    """Refuse a run whose log would not fit on the disk (estimate: rows x row size)."""
+    row, _ = eval_row_bytes(cfg, dim, channels)
+    rows = cfg.case.steps // cfg.eval.every + 2
+    need = row * rows
+    try:
+        free = shutil.disk_usage(run_dir).free
+    except OSError:
+        return
+    if need > free:
+        raise UsageError(
+            f"the log would need about {_gib(need)} ({_gib(row)} per row x {rows} rows) but "
+            f"only {_gib(free)} is free at {run_dir}; lower eval.resolution or raise eval.every"
+        )

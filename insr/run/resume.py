@@ -1,0 +1,88 @@
+"""Planning a ``--resume``: which log, which config, which checkpoint -- checked before
+anything is written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from insr.config import RunConfig, apply_sets, build_config
+from insr.errors import UsageError
+from insr.log import RunLogReader, checkpoint, resolve_log_path
+
+# keys a resumed run may change: they alter neither the log's shape nor its meaning
+RESUMABLE_OVERRIDES = ("solver.", "run.threads", "case.steps")
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def find_resume_log(target: str | Path) -> Path:
+    """The log to resume: a run directory or its ``run.h5``."""
+    p = Path(target)
+    if not p.exists():
+        raise UsageError(f"nothing to resume at {p}: no such run directory")
+    if p.is_dir() and not (p / "run.h5").exists():
+        raise UsageError(f"nothing to resume in {p}: it holds no run.h5")
+    return resolve_log_path(p)
+
+
+@dataclass
+class ResumePlan:
+    """What ``--resume`` will do, checked before anything is written."""
+
+    path: Path
+    cfg: RunConfig
+    stored: dict[str, Any]
+    ckpt: tuple[dict[str, np.ndarray], dict[str, Any]] | None
+    last_step: int  # step of the checkpoint (-1: none, start from step 0)
+    keep_rows: int  # rows at or before the checkpoint, kept in the log
+
+
+def _check_overrides(before: dict[str, Any], after: dict[str, Any]) -> None:
+    for key in sorted(set(before) | set(after)):
+        if before.get(key) != after.get(key) and not key.startswith(RESUMABLE_OVERRIDES):
+            raise UsageError(
+                f"{key} cannot change on --resume (stored {before.get(key)!r}, given "
+                f"{after.get(key)!r}); allowed: solver.*, run.threads, case.steps"
+            )
+
+
+def plan_resume(target: str | Path, sets: list[str] | None = None) -> ResumePlan:
+    """Validate a resume of the run logged at ``target`` (run dir or run.h5).
+
+    The config stored in the log is used; ``sets`` may change only solver settings,
+    ``run.threads`` and ``case.steps`` (to extend a run).
+    """
+    path = find_resume_log(target)
+    with RunLogReader(path) as log:
+        stored = log.config
+        steps = log.series("step") if log.n else np.zeros(0, dtype=np.int64)
+        status = log.status
+    try:
+        cfg = build_config(apply_sets(stored, sets or []))
+        before = _flatten(build_config(stored).as_dict())
+    except UsageError as e:
+        raise UsageError(f"{path}: {e}") from None
+    _check_overrides(before, _flatten(cfg.as_dict()))
+    ck = checkpoint(path)
+    last_step = -1 if ck is None else int(ck[1]["step"])
+    if status == "complete" and last_step >= cfg.case.steps:
+        raise UsageError(
+            f"{path} is already complete ({last_step} of {cfg.case.steps} steps); nothing to "
+            "resume (use --steps N to extend it)"
+        )
+    if last_step > cfg.case.steps:
+        raise UsageError(f"case.steps = {cfg.case.steps} is below the {last_step} steps done")
+    keep = int(np.searchsorted(steps, last_step, side="right"))
+    return ResumePlan(path, cfg, stored, ck, last_step, keep)
