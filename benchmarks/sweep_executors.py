@@ -24,7 +24,7 @@ from insr.cli import app
 
 TINY = [
     "solver.max_iters=4",
-    "solver.init_max_iters=6",
+    "solver.init.max_iters=6",
     "solver.check_every=2",
     "solver.samples=64",
     "eval.resolution=33",

@@ -340,11 +340,11 @@ def _run_or_resume(cfg: Any, run_dir: Path, report: Callable[[str, dict], None])
     (not complete, with a checkpoint), else start it afresh. Returns the step resumed from
     (None: started at step 0)."""
     from insr.run import driver
-    from insr.run import resume as resume_plan
+    from insr.run.resume import plan_resume
 
     if (run_dir / "run.h5").exists() and stored_config_difference(run_dir, cfg) is None:
         try:
-            plan = resume_plan.plan_resume(run_dir)
+            plan = plan_resume(run_dir)
         except UsageError:
             plan = None
         if plan is not None and plan.ckpt is not None:

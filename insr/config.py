@@ -24,11 +24,12 @@ from __future__ import annotations
 import copy
 import sys
 import tomllib
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from insr.case_table import CaseConfig
+from insr.equations import equation_names
 from insr.fields import REPRESENTATIONS, config_class, parse_settings
 from insr.schema import (  # noqa: F401 - re-exported for callers
     ConfigError,
@@ -48,38 +49,6 @@ PRESETS_DIR = CONFIGS_DIR / "presets"
 
 
 # --------------------------------------------------------------------------- sections
-@dataclass
-class CaseConfig:
-    """The physical problem. Units are the case's own (domain length, time)."""
-
-    name: str = opt(doc="case name, used for the output folder")
-    pde: str = opt(doc="which equation: a name in the equation registry (insr.equations)")
-    domain: list[list[float]] = opt(doc="box [[lo, hi], ...] per axis")
-    dt: float = opt(check=positive, doc="time step")
-    steps: int = opt(check=at_least(1), doc="number of time steps after step 0")
-    initial: dict = opt(doc="initial condition: {family = ..., params...}")
-    velocity: dict = opt({}, doc="advection velocity: {kind = constant|rotation|..., ...}")
-    boundary: Literal["dirichlet", "none", "wall"] = opt("dirichlet", doc="boundary condition")
-    boundary_value: float = opt(0.0, doc="Dirichlet value at the box faces")
-    description: str = opt("", doc="one line shown by `insr cases`")
-    reference: dict = opt({}, doc="reference-solver settings for cases without exact truth")
-
-    def validate(self, path: str) -> None:
-        if not self.domain or any(len(iv) != 2 for iv in self.domain):
-            raise ConfigError(f"{path}.domain must be a list of [lo, hi] pairs, got {self.domain}")
-        for iv in self.domain:
-            if not iv[1] > iv[0]:
-                raise ConfigError(f"{path}.domain interval {iv} is empty: need lo < hi")
-        if len(self.domain) not in (1, 2, 3):
-            raise ConfigError(f"{path}.domain has {len(self.domain)} axes; allowed 1, 2 or 3")
-        if "family" not in self.initial:
-            raise ConfigError(f"{path}.initial needs a 'family' key (e.g. family = \"gaussian\")")
-
-    @property
-    def dim(self) -> int:
-        return len(self.domain)
-
-
 @dataclass
 class RepresentationConfig:
     """Which representation carries the field, and its typed settings (the kind's own config
@@ -381,10 +350,9 @@ def resolve_case_path(case: str) -> Path:
 PRESET_SECTIONS = ("solver", "derivative", "representation")
 
 
-def known_pdes() -> tuple[str, ...] | None:
-    """The ``case.pde`` values the schema allows (None: not a fixed list)."""
-    tp = typing.get_type_hints(CaseConfig)["pde"]
-    return typing.get_args(tp) if typing.get_origin(tp) is Literal else None
+def known_pdes() -> tuple[str, ...]:
+    """The ``case.pde`` values: the names in the equation registry (:mod:`insr.equations`)."""
+    return tuple(equation_names())
 
 
 def preset_path(kind: str) -> Path:

@@ -14,7 +14,7 @@ from insr.equations import make_case
 runner = CliRunner()
 FAST = [
     "solver.max_iters=60",
-    "solver.init_max_iters=400",
+    "solver.init.max_iters=400",
     "solver.samples=256",
     "eval.resolution=65",
 ]

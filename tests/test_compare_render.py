@@ -24,7 +24,7 @@ from insr.run import driver as runner_mod
 
 TINY = [
     "solver.max_iters=10",
-    "solver.init_max_iters=30",
+    "solver.init.max_iters=30",
     "solver.check_every=10",
     "solver.samples=256",
     "eval.resolution=65",

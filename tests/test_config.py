@@ -266,7 +266,7 @@ def test_readme_keys_table_matches_the_dataclasses(section, cls_name):
     ],
 )
 def test_case_tables_give_one_line_errors(sets, needle):
-    from insr.cases import make_case
+    from insr.equations import make_case
 
     with pytest.raises(ConfigError) as e:
         make_case(load_config("advection1d", sets=sets).case)
@@ -286,7 +286,7 @@ def test_case_tables_give_one_line_errors(sets, needle):
     ],
 )
 def test_fluid_case_tables_give_one_line_errors(sets, needle):
-    from insr.cases import make_case
+    from insr.equations import make_case
 
     with pytest.raises(ConfigError) as e:
         make_case(load_config("vortex_pair", sets=sets).case)

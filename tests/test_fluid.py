@@ -19,10 +19,10 @@ from insr.run import eval_grid, execute, grid_points
 
 TINY = [
     "solver.min_iters=0",
-    "solver.init_min_iters=0",
+    "solver.init.min_iters=0",
     "solver.samples=64",
     "solver.max_iters=3",
-    "solver.init_max_iters=3",
+    "solver.init.max_iters=3",
     "solver.check_every=1",
     "eval.resolution=9",
     "representation.siren.hidden_layers=1",

@@ -446,7 +446,7 @@ def _init_grad_error(sobolev: float, iters: int = 60) -> float:
     run = _run(
         [
             f"derivative.sobolev_weight={sobolev}",
-            f"solver.init_max_iters={iters}",
+            f"solver.init.max_iters={iters}",
             "solver.samples=200",
             "solver.init_rel_tol=0",
         ]

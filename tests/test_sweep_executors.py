@@ -27,7 +27,7 @@ from insr.cli import app
 ROOT = Path(__file__).resolve().parents[1]
 TINY = [
     "solver.max_iters=4",
-    "solver.init_max_iters=6",
+    "solver.init.max_iters=6",
     "solver.check_every=2",
     "solver.samples=64",
     "eval.resolution=33",

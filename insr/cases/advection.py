@@ -7,10 +7,10 @@ from typing import Any
 
 import torch
 
+from insr.case_table import CaseConfig
 from insr.cases.base import Case
 from insr.cases.initial import make_initial
 from insr.cases.velocity import make_velocity
-from insr.config import CaseConfig
 
 
 def make_advection_case(cfg: CaseConfig, settings: Any = None) -> Case:

@@ -9,8 +9,8 @@ from typing import Any
 
 import torch
 
+from insr.case_table import CaseConfig
 from insr.cases.initial import InitialFn, value_and_gradient
-from insr.config import CaseConfig
 
 
 @dataclass

@@ -31,13 +31,13 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from insr.case_table import CaseConfig
 from insr.cases.base import Case
 from insr.cases.initial import InitialFn, make_initial, register_family
-from insr.config import CaseConfig, ConfigError
 from insr.reference import euler2d
 from insr.reference.euler2d import sample_velocity
 from insr.reference.initial import vortex_pair_circulation
-from insr.schema import at_least, from_dict, opt, positive
+from insr.schema import ConfigError, at_least, from_dict, opt, positive
 
 # ----------------------------------------------------------------------- initial conditions
 

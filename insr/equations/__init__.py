@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from insr.case_table import CaseConfig
 from insr.cases import Case, make_advection_case
 from insr.cases.fluid import make_fluid_case
-from insr.config import CaseConfig
 from insr.equations.advection import Advection, AdvectionSettings
 from insr.equations.base import Equation, FieldSpec, Numerics, SettingError
 from insr.equations.fluid import Fluid, FluidSettings, fluid_fields

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 
 import torch
 
+from insr.case_table import CaseConfig
 from insr.cases import Case
 from insr.cases.initial import make_initial
-from insr.config import CaseConfig
 from insr.derivatives.second import value_jacobian_hessian
 from insr.equations.base import (
     Numerics,

@@ -105,7 +105,7 @@ def test_heat_run_logs_against_the_exact_solution(tmp_path) -> None:
         "case.steps=1",
         "solver.samples=200",
         "solver.max_iters=25",
-        "solver.init_max_iters=100",
+        "solver.init.max_iters=100",
     ]
     res = execute(load_config("heat1d", sets=sets), tmp_path / "r")
     assert res.status == "complete" and res.completed_steps == 2

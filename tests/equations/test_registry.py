@@ -13,7 +13,7 @@ from insr.equations.heat import Heat
 from insr.run import Run
 from insr.schema import ConfigError, from_dict
 
-TINY = ["eval.resolution=9", "solver.samples=16", "solver.max_iters=2", "solver.init_max_iters=2"]
+TINY = ["eval.resolution=9", "solver.samples=16", "solver.max_iters=2", "solver.init.max_iters=2"]
 
 
 def test_registry_holds_the_three_equations_with_typed_settings() -> None:

@@ -62,7 +62,11 @@ def test_study_runs_each_run_once_reports_and_resumes(tmp_path: Path) -> None:
     out = tmp_path / "study"
     r = CliRunner().invoke(app, ["study", str(spec), "--out", str(out), "--workers", "1", "-q"])
     assert r.exit_code == 0, r.output
-    runs = sorted(p.name for p in (out / "runs" / "advection1d").iterdir() if p.is_dir())
+    runs = sorted(
+        p.name
+        for p in (out / "runs" / "advection1d").iterdir()
+        if p.is_dir() and not p.name.startswith(".")
+    )
     assert runs == ["w30", "w5"]  # w5 is named by both claims and run once
     summary = json.loads((out / "summary.json").read_text())
     by_id = {c["id"]: c for c in summary["claims"]}
