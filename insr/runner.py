@@ -25,7 +25,7 @@ import torch
 
 from insr.cases import Case, make_case
 from insr.config import ROOT, RunConfig
-from insr.derivatives import get_strategy
+from insr.derivatives import get_strategy, grid_spacing
 from insr.derivatives.auto_omega0 import choose_omega0, wants_auto_omega0, with_omega0
 from insr.equations import build_equation
 from insr.errors import RunFailure, RunInterrupted, UsageError
@@ -163,8 +163,10 @@ class Run:
         self.gen.manual_seed(cfg.run.seed)
         d = cfg.derivative
         sched = getattr(self.equation, "schedule", None)
+        spacing = grid_spacing(self.case.domain, cfg.eval.resolution)
         self.log_strategies = {
-            s: get_strategy(s, h=d.h, scheme=d.scheme, schedule=sched) for s in d.log
+            s: get_strategy(s, h=d.h, scheme=d.scheme, schedule=sched, spacing=spacing)
+            for s in d.log
         }
 
     @property

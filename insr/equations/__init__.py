@@ -13,6 +13,7 @@ def build_equation(cfg: RunConfig, case: Case, device: torch.device, dtype: torc
     """The equation object for ``cfg.case.pde`` with freshly initialized fields."""
     rep = cfg.representation
     if cfg.case.pde == "advection":
+        from insr.derivatives import grid_spacing
         from insr.derivatives.coarse_to_fine import schedule_options
         from insr.equations.advection import Advection
 
@@ -33,6 +34,7 @@ def build_equation(cfg: RunConfig, case: Case, device: torch.device, dtype: torc
             gradient_supervision=cfg.derivative.gradient_supervision,
             coarse_to_fine=schedule_options(cfg.derivative),
             time_scheme=s.time_scheme,
+            spacing=grid_spacing(case.domain, cfg.eval.resolution),
         )
     from insr.equations.fluid import build_fluid  # incompressible Euler
 

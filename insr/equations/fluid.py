@@ -40,7 +40,7 @@ import torch
 from insr.cases import Case
 from insr.cases.fluid import fluid_metrics
 from insr.config import RunConfig, at_least, from_dict, opt, suggest
-from insr.derivatives import get_strategy
+from insr.derivatives import get_strategy, grid_spacing, operators
 from insr.equations.base import SubProblem, frozen_copy, uniform_sampler
 from insr.fields import REPRESENTATIONS, build_field, representation_params
 from insr.fields.base import Field
@@ -97,22 +97,11 @@ def wall_points(
     return torch.cat(pts), torch.cat(normals)
 
 
-def laplacian(f: Field, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def laplacian(f: Field, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Values ``(N, 1)``, gradient ``(N, 2)`` and Laplacian ``(N,)`` of a scalar field, with
-    the graph kept (for a loss). First derivatives in closed form when the field has one,
-    second derivatives by autograd."""
-    xg = x.detach().requires_grad_(True)
-    if f.has_closed_form:
-        p, jac = f.value_and_jacobian(xg)
-        g = jac[:, 0, :]
-    else:
-        p = f(xg)
-        (g,) = torch.autograd.grad(p.sum(), xg, create_graph=True)
-    lap = sum(
-        torch.autograd.grad(g[:, j].sum(), xg, create_graph=True)[0][:, j]
-        for j in range(x.shape[1])
-    )
-    return p, g, lap
+    the graph kept (for a loss); see :func:`insr.derivatives.operators.laplacian`."""
+    p, jac, lap = operators.laplacian(f, x, create_graph=True)
+    return p, jac[:, 0, :], lap[:, 0]
 
 
 class Fluid:
@@ -126,18 +115,19 @@ class Fluid:
         settings: FluidSettings,
         *,
         loss_strategy: str = "autodiff",
-        h: float | str = 1e-3,
+        h: float | str = "auto",
         scheme: str = "central",
         samples: int = 2000,
         dtype: torch.dtype = torch.float32,
         device: torch.device | str = "cpu",
+        spacing: float | None = None,
     ) -> None:
         self.case = case
         self.u = velocity
         self.p = pressure
         self.fields = {"u": velocity, "p": pressure}
         self.settings = settings
-        self.derive = get_strategy(loss_strategy, h=h, scheme=scheme)
+        self.derive = get_strategy(loss_strategy, h=h, scheme=scheme, spacing=spacing)
         self.dtype, self.device = dtype, torch.device(device)
         self.sample = uniform_sampler(case.domain, samples, dtype, self.device)
         lo = torch.tensor([a for a, _ in case.domain], dtype=dtype, device=self.device)
@@ -241,12 +231,9 @@ class Fluid:
 
 
 def _grad_p(f: Field, x: torch.Tensor) -> torch.Tensor:
-    """Gradient ``(N, 2)`` of a scalar field with the graph kept."""
-    xg = x.detach().requires_grad_(True)
-    if f.has_closed_form:
-        return f.value_and_jacobian(xg)[1][:, 0, :]
-    (g,) = torch.autograd.grad(f(xg).sum(), xg, create_graph=True)
-    return g
+    """Gradient ``(N, 2)`` of a scalar field with the graph kept (and to ``x``, as the
+    Laplacian's first derivatives: the same closed-form path)."""
+    return operators.jacobian(f, x.detach().requires_grad_(True), create_graph=True)[1][:, 0, :]
 
 
 def build_fluid(cfg: RunConfig, case: Case, device: torch.device, dtype: torch.dtype) -> Fluid:
@@ -268,4 +255,5 @@ def build_fluid(cfg: RunConfig, case: Case, device: torch.device, dtype: torch.d
         samples=s.samples,
         dtype=dtype,
         device=device,
+        spacing=grid_spacing(case.domain, cfg.eval.resolution),
     )
