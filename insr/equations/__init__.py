@@ -6,6 +6,7 @@ import torch
 
 from insr.cases import Case
 from insr.config import RunConfig
+from insr.derivatives import grid_spacing
 from insr.fields import build_field
 
 
@@ -13,7 +14,6 @@ def build_equation(cfg: RunConfig, case: Case, device: torch.device, dtype: torc
     """The equation object for ``cfg.case.pde`` with freshly initialized fields."""
     rep = cfg.representation
     if cfg.case.pde == "advection":
-        from insr.derivatives import grid_spacing
         from insr.derivatives.coarse_to_fine import schedule_options
         from insr.equations.advection import Advection
 
