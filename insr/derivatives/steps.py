@@ -2,15 +2,18 @@
 
 ``h`` is a number (physical units) or a rule resolved by :func:`resolve_h`:
 
-- ``"auto"`` (default): ``h = AUTO_SPACINGS * dx``, with ``dx`` the evaluation grid
-  spacing (largest over the axes: ``(hi - lo) / (eval.resolution - 1)``). The eval grid is
-  the finest length on which insr looks at a field, so the step follows what the log can
-  resolve, and the fd gradient differs from the exact derivative where the field varies
-  within a few grid cells -- where gradient noise lives. Measured on advection1d
-  (``benchmarks/fd_step.py``): at ``h = 1e-3`` the fd gradient of a SIREN equals its
-  autodiff gradient to 3-4 digits (fd and average are no-ops); at ``2 dx = 0.02`` the fd
-  gradient's noise is about half the autodiff noise while its error against the exact
-  gradient stays within a few percent of autodiff's; at ``5 dx`` truncation error dominates.
+- ``"auto"`` (default): ``h = AUTO_SPACINGS * dx`` with ``AUTO_SPACINGS = 2``, ``dx`` the
+  evaluation grid spacing (largest over the axes: ``(hi - lo) / (eval.resolution - 1)``).
+  The eval grid is the finest length on which insr looks at a field, so the step follows
+  what the log resolves; the same h is used inside the loss (``derivative.loss = "fd"``),
+  so there ``eval.resolution`` also sets the step -- give a number to decouple them.
+  Measured on advection1d (``benchmarks/fd_step.py``, dx = 0.01): at ``h = 1e-3`` the fd
+  gradient of a trained SIREN equals autodiff to 8e-5 (fd and average are no-ops); at
+  ``2 dx`` it differs by 1.3e-2 while its error against the exact gradient stays within
+  1.2x of autodiff's (1.87e-2 vs 1.55e-2); at ``3 dx`` it is 2x and at ``5 dx`` 5x
+  (truncation dominates). A central difference multiplies wavenumber ``k`` by
+  ``sin(k h)/(k h)``: at ``2 dx`` content within a few grid cells (noise) is damped,
+  smooth content is not.
 - ``"cell"`` / ``"2cell"``: once / twice the finest cell of a grid field (hashgrid,
   densegrid, grid); refused for fields without cells.
 """

@@ -108,8 +108,9 @@ def test_fd_at_default_h_damps_a_sirens_high_frequencies():
     """On a freshly initialized SIREN (omega0 = 30: content up to a few cells) on
     advection1d's eval grid, fd at the default h is measurably not autodiff: its high band
     (pi/2 <= k h <= pi) is damped by sin(k h)/(k h) <= 2/pi (measured 0.59 of autodiff's;
-    bound 0.7 leaves room for window leakage). At the old h = 1e-3 fd equals autodiff to
-    ~1e-4 (benchmarks/fd_step.py: 8e-5 on a trained SIREN), so there is nothing to see."""
+    the bound 0.7 leaves room for window leakage; 0.999 at h = 1e-3). At the old h = 1e-3
+    fd equals autodiff to ~1e-4 (benchmarks/fd_step.py: 8e-5 on a trained SIREN), so
+    there is nothing to see."""
     torch.manual_seed(0)
     params = representation_params("siren", {"omega0": 30.0}, "representation.siren")
     f = build_field("siren", params, [[-2.0, 2.0]], 1).double()
@@ -121,7 +122,7 @@ def test_fd_at_default_h_damps_a_sirens_high_frequencies():
     g_old = get_strategy("fd", h=1e-3)(f, x)[1][:, 0, 0].numpy()
     rel = np.linalg.norm(g_fd - g_ad) / np.linalg.norm(g_ad)
     rel_old = np.linalg.norm(g_old - g_ad) / np.linalg.norm(g_ad)
-    assert rel > 1e-2  # measured 3.0e-2 for this seed
-    assert rel_old < 1e-3  # measured 7.6e-5
+    assert rel > 1e-2  # measured 3.5e-2 for this seed
+    assert rel_old < 1e-3  # measured 9.0e-5
     assert _band(g_fd, dx, h) < 0.7 * _band(g_ad, dx, h)
     assert _band(g_old, dx, h) > 0.99 * _band(g_ad, dx, h)
