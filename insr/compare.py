@@ -46,6 +46,7 @@ from insr.config import (
     suggest,
     upgrade_legacy,
 )
+from insr.derivatives import exact_strategies
 from insr.errors import UsageError
 
 SweepKind = Literal["representations", "gradients"]
@@ -857,7 +858,7 @@ def _strategy(reader: Any, strategy: str | None) -> str | None:
     grads = [n.split("/", 1)[1] for n in reader.names() if n.startswith("gradient/")]
     if strategy and strategy in grads:
         return strategy
-    for s in ("autodiff", "closed"):
+    for s in exact_strategies():
         if s in grads:
             return s
     return grads[0] if grads else None

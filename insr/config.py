@@ -139,7 +139,7 @@ class DerivativeConfig:
 
     loss: str = opt("closed", doc="strategy used inside the PDE loss")
     log: list[str] = opt(["autodiff", "fd"], doc="strategies evaluated and logged each step")
-    h: float | str = opt(1e-3, doc="finite-difference / averaging step (physical units)")
+    h: float | str = opt("auto", doc="FD / averaging step: number, 'auto', 'cell' or '2cell'")
     scheme: Literal["central", "forward"] = opt("central")
     # coarse-to-fine (Neuralangelo), see insr/derivatives/coarse_to_fine.py
     coarse_to_fine_start_levels: int = opt(4, check=at_least(1), doc="levels active at first")
@@ -154,10 +154,10 @@ class DerivativeConfig:
 
     def validate(self, path: str) -> None:
         if isinstance(self.h, str):
-            if self.h not in ("cell", "2cell"):
+            if self.h not in ("auto", "cell", "2cell"):
                 raise ConfigError(
                     f"{path}.h = {self.h!r} is not allowed: "
-                    "expected a number > 0, 'cell' or '2cell'"
+                    "expected a number > 0, 'auto', 'cell' or '2cell'"
                 )
         elif not self.h > 0:
             raise ConfigError(f"{path}.h = {self.h!r} is not allowed: expected a number > 0")

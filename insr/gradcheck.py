@@ -39,7 +39,8 @@ from typing import Any
 
 import torch
 
-from insr.derivatives.core import FiniteDifference, autodiff, closed
+from insr.derivatives.core import autodiff, closed
+from insr.derivatives.fd import FiniteDifference
 from insr.fields import build_field, field_kinds
 from insr.fields.base import Field
 

@@ -17,7 +17,7 @@ from insr import gradcheck as gc
 from insr.cli import app
 from insr.derivatives import STRATEGIES, get_strategy
 from insr.derivatives.coarse_to_fine import CoarseToFineSchedule
-from insr.derivatives.second import value_jacobian_hessian
+from insr.derivatives.operators import hessian as value_jacobian_hessian
 from insr.fields.base import Field
 from insr.fields.mlp import Siren
 from insr.metrics import gradient_noise, gradient_rel_error, noise_cutoff

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 import torch
 
+from insr.derivatives.operators import jacobian
 from insr.schema import ConfigError, at_least, from_dict, opt, suggest
 
 InitialFn = Callable[[torch.Tensor], torch.Tensor]
@@ -185,11 +186,5 @@ def make_initial(
 
 def value_and_gradient(fn: InitialFn, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact values ``(N, c)`` and Jacobian ``(N, c, d)`` of ``fn`` at ``x`` (float64 autograd)."""
-    dtype = x.dtype
-    with torch.enable_grad():
-        xg = x.detach().to(torch.float64).requires_grad_(True)
-        u = fn(xg)
-        rows = [
-            torch.autograd.grad(u[:, i].sum(), xg, retain_graph=True)[0] for i in range(u.shape[1])
-        ]
-    return u.detach().to(dtype), torch.stack(rows, 1).detach().to(dtype)
+    u, jac = jacobian(fn, x.to(torch.float64), closed=False)
+    return u.to(x.dtype), jac.to(x.dtype)

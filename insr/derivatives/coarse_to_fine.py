@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from insr.derivatives.fd import FiniteDifference
+from insr.derivatives.steps import resolve_h
 from insr.fields.base import Field
 
 
@@ -132,20 +134,22 @@ class CoarseToFine:
     """Central-difference strategy whose step follows a :class:`CoarseToFineSchedule`.
 
     Without a schedule (e.g. a logged strategy outside a coarse-to-fine run) it uses the
-    field's finest cell (grids) or ``fallback_h``.
+    field's finest cell (grids) or ``fallback_h`` (resolved by
+    :func:`~insr.derivatives.steps.resolve_h`, ``spacing`` = eval grid spacing).
     """
 
     schedule: CoarseToFineSchedule | None = None
-    fallback_h: float = 1e-3
+    fallback_h: float | str = "auto"
+    spacing: float | None = None
 
     def current_h(self, f: Field) -> float:
         if self.schedule is not None:
             return self.schedule.h()
-        return float(f.finest_cell) if f.finest_cell is not None else self.fallback_h
+        if f.finest_cell is not None:
+            return float(f.finest_cell)
+        return resolve_h(self.fallback_h, f, self.spacing)
 
     def __call__(self, f: Field, x: torch.Tensor, create_graph: bool = False) -> tuple:
-        from insr.derivatives.core import FiniteDifference
-
         return FiniteDifference(h=self.current_h(f), scheme="central")(f, x, create_graph)
 
 

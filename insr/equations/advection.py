@@ -23,8 +23,8 @@ with ``(v . grad)^2 u = v^T H v + ((grad v) v) . grad u``, ``((grad v) v)_k = su
 (dv_k/dx_j) v_j`` (zero for a constant ``v``; kept exactly, from ``velocity.jacobian``, for
 rotation). The loss is (2) with this ``r``. Its local error is ``O(dt^5)`` per step
 against ``O(dt^3)`` for (1). ``v^T H v`` comes from
-:meth:`~insr.fields.base.Field.directional_derivatives` (a closed-form forward sweep for
-MLP fields with ``loss = "closed"``, autodiff otherwise). The velocity is taken at the end
+:func:`~insr.derivatives.operators.directional_second` (a closed-form forward sweep
+for MLP fields with ``loss = "closed"``, autodiff otherwise). The velocity is taken at the end
 of the step, as in (1); both prescribed velocities are time-independent. pade4 needs an
 exact loss strategy (autodiff or closed) and no gradient supervision.
 ``solver.time_scheme = "auto"`` picks pade4 where it is well defined and the midpoint rule
@@ -60,9 +60,9 @@ import torch
 
 from insr.cases import Case
 from insr.cases.velocity import Constant
-from insr.derivatives import get_strategy
+from insr.derivatives import exact_strategies, get_strategy, is_exact
 from insr.derivatives.coarse_to_fine import CoarseToFineSchedule
-from insr.derivatives.second import value_jacobian_hessian
+from insr.derivatives.operators import along, directional_second, hessian
 from insr.equations.base import (
     Numerics,
     SettingError,
@@ -85,7 +85,7 @@ def resolve_time_scheme(
     kinks whose second derivative the scheme cannot see) -- else the midpoint rule."""
     if time_scheme != "auto":
         return time_scheme
-    exact = loss_strategy in EXACT_STRATEGIES
+    exact = is_exact(loss_strategy)
     ok = exact and gradient_supervision == 0.0 and getattr(field, "smooth_hessian", True)
     return "pade4" if ok else "midpoint"
 
@@ -102,13 +102,12 @@ def directional_terms(
     """``u``, ``v . grad u`` and ``(v . grad)^2 u`` (each ``(N, c)``) for eq. (5).
 
     ``v`` is ``(N, d)``; ``jv`` ``(N, d, d)`` with ``jv[n, k, j] = dv_k/dx_j``, or ``None``
-    for a constant velocity. ``closed`` uses the field's own
-    :meth:`~insr.fields.base.Field.directional_derivatives` (closed form for MLPs),
-    otherwise the generic autodiff version.
+    for a constant velocity. ``closed`` uses the field's closed-form directional sweep
+    when it has one (MLPs), otherwise autodiff (:func:`~insr.derivatives.operators.
+    directional_second`).
     """
-    fn = field.directional_derivatives if closed else Field.directional_derivatives.__get__(field)
-    u, jac, vhv = fn(x, v, create_graph=create_graph)
-    du = (jac * v.unsqueeze(1)).sum(-1)
+    u, jac, vhv = directional_second(field, x, v, create_graph=create_graph, closed=closed)
+    du = along(jac, v)
     if jv is None:
         return u, du, vhv
     # (v . grad)(v . grad u) = v^T H v + ((grad v) v) . grad u
@@ -122,9 +121,6 @@ class AdvectionSettings:
     the case); an empty table keeps the registry uniform."""
 
 
-EXACT_STRATEGIES = ("autodiff", "closed")
-
-
 def check_time_scheme(time_scheme: str, loss_strategy: str, gradient_supervision: float) -> None:
     """Refuse a time scheme that is unknown or not defined for these settings."""
     if time_scheme not in TIME_SCHEMES:
@@ -132,9 +128,10 @@ def check_time_scheme(time_scheme: str, loss_strategy: str, gradient_supervision
             f"{{time_scheme}} = {time_scheme!r} is not allowed: expected one of "
             + ", ".join(TIME_SCHEMES)
         )
-    if time_scheme == "pade4" and loss_strategy not in EXACT_STRATEGIES:
+    if time_scheme == "pade4" and not is_exact(loss_strategy):
+        exact = " or ".join(repr(n) for n in exact_strategies())
         raise SettingError(
-            f"{{time_scheme}} = 'pade4' needs {{loss_strategy}} = 'autodiff' or 'closed', "
+            f"{{time_scheme}} = 'pade4' needs {{loss_strategy}} = {exact}, "
             f"got {loss_strategy!r}; for other strategies set {{time_scheme}} = 'midpoint'"
         )
     if time_scheme == "pade4" and gradient_supervision > 0.0:
@@ -175,7 +172,9 @@ class Advection:
         if n.loss_strategy == "coarse_to_fine":
             self.schedule = CoarseToFineSchedule.for_field(field, **(n.coarse_to_fine or {}))
         self.loss_strategy = n.loss_strategy
-        self.derive = get_strategy(n.loss_strategy, h=n.h, scheme=n.scheme, schedule=self.schedule)
+        self.derive = get_strategy(
+            n.loss_strategy, h=n.h, scheme=n.scheme, schedule=self.schedule, spacing=n.spacing
+        )
         self.sobolev_weight = float(n.sobolev_weight)
         self.gradient_supervision = float(n.gradient_supervision)
         self._on_iteration = self.schedule.on_iteration if self.schedule is not None else None
@@ -219,12 +218,12 @@ class Advection:
         if self.time_scheme == "pade4":
             return [self._pade4_problem(prev, t, dt, gen)]
         wg = self.gradient_supervision
-        exact_path = self.loss_strategy in EXACT_STRATEGIES
+        exact_path = is_exact(self.loss_strategy)
 
         def loss(x: torch.Tensor) -> torch.Tensor:
             if wg > 0.0:  # (4) uses the autodiff Jacobian and Hessian of both fields
-                up_a, gp_a, hp_a = value_jacobian_hessian(prev, x)
-                u_a, g_a, h_a = value_jacobian_hessian(self.field, x, create_graph=True)
+                up_a, gp_a, hp_a = hessian(prev, x)
+                u_a, g_a, h_a = hessian(self.field, x, create_graph=True)
             if wg > 0.0 and exact_path:
                 u_prev, g_prev, u, g = up_a, gp_a, u_a, g_a
             else:

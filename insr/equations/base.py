@@ -37,8 +37,9 @@ class Numerics:
     """
 
     loss_strategy: str = "autodiff"
-    h: float | str = 1e-3
+    h: float | str = "auto"
     scheme: str = "central"
+    spacing: float | None = None  # evaluation-grid spacing, for h = "auto" (derivatives.steps)
     samples: int = 2000
     boundary_weight: float = 1.0
     boundary_samples: int = 2

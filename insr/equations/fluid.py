@@ -37,7 +37,7 @@ from typing import Literal
 import torch
 
 from insr.cases import Case
-from insr.derivatives import get_strategy
+from insr.derivatives import get_strategy, operators
 from insr.equations.base import FieldSpec, Numerics, SubProblem, frozen_copy, uniform_sampler
 from insr.fields import field_kinds, representation_params
 from insr.fields.base import Field
@@ -93,22 +93,11 @@ def wall_points(
     return torch.cat(pts), torch.cat(normals)
 
 
-def laplacian(f: Field, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def laplacian(f: Field, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Values ``(N, 1)``, gradient ``(N, 2)`` and Laplacian ``(N,)`` of a scalar field, with
-    the graph kept (for a loss). First derivatives in closed form when the field has one,
-    second derivatives by autograd."""
-    xg = x.detach().requires_grad_(True)
-    if f.has_closed_form:
-        p, jac = f.value_and_jacobian(xg)
-        g = jac[:, 0, :]
-    else:
-        p = f(xg)
-        (g,) = torch.autograd.grad(p.sum(), xg, create_graph=True)
-    lap = sum(
-        torch.autograd.grad(g[:, j].sum(), xg, create_graph=True)[0][:, j]
-        for j in range(x.shape[1])
-    )
-    return p, g, lap
+    the graph kept (for a loss); see :func:`insr.derivatives.operators.laplacian`."""
+    p, jac, lap = operators.laplacian(f, x, create_graph=True)
+    return p, jac[:, 0, :], lap[:, 0]
 
 
 class Fluid:
@@ -127,7 +116,7 @@ class Fluid:
         self.p = fields["p"]
         self.fields = {"u": self.u, "p": self.p}
         self.settings = settings if settings is not None else FluidSettings()
-        self.derive = get_strategy(n.loss_strategy, h=n.h, scheme=n.scheme)
+        self.derive = get_strategy(n.loss_strategy, h=n.h, scheme=n.scheme, spacing=n.spacing)
         self.dtype, self.device = n.dtype, torch.device(n.device)
         self.sample = uniform_sampler(case.domain, n.samples, self.dtype, self.device)
         lo = torch.tensor([a for a, _ in case.domain], dtype=self.dtype, device=self.device)
@@ -225,9 +214,6 @@ class Fluid:
 
 
 def _grad_p(f: Field, x: torch.Tensor) -> torch.Tensor:
-    """Gradient ``(N, 2)`` of a scalar field with the graph kept."""
-    xg = x.detach().requires_grad_(True)
-    if f.has_closed_form:
-        return f.value_and_jacobian(xg)[1][:, 0, :]
-    (g,) = torch.autograd.grad(f(xg).sum(), xg, create_graph=True)
-    return g
+    """Gradient ``(N, 2)`` of a scalar field with the graph kept (and to ``x``, as the
+    Laplacian's first derivatives: the same closed-form path)."""
+    return operators.jacobian(f, x.detach().requires_grad_(True), create_graph=True)[1][:, 0, :]

@@ -29,8 +29,11 @@ class Field(nn.Module):
 
     Subclasses implement :meth:`forward`. Those that can propagate derivatives in
     closed form also implement :meth:`value_and_jacobian` and set
-    ``has_closed_form = True``; grid-based fields report ``finest_cell`` / ``coarsest_cell``
-    (physical cell width of their finest / coarsest level) and support level masking.
+    ``has_closed_form = True`` (the other closed-form hooks, e.g.
+    ``directional_derivatives``, are listed in :mod:`insr.derivatives.operators`, which
+    falls back to autodiff for fields without them); grid-based fields report
+    ``finest_cell`` / ``coarsest_cell`` (physical cell width of their finest / coarsest
+    level) and support level masking.
     """
 
     has_closed_form: bool = False
@@ -72,23 +75,6 @@ class Field(nn.Module):
     def value_and_jacobian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Values ``(N, c)`` and spatial Jacobian ``(N, c, d)`` w.r.t. physical ``x``."""
         raise NotImplementedError(f"{type(self).__name__} has no closed-form derivative")
-
-    def directional_derivatives(
-        self, x: torch.Tensor, v: torch.Tensor, create_graph: bool = False
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Values ``u (N, c)``, Jacobian ``J (N, c, d)`` and ``v^T H v (N, c)`` at ``x``.
-
-        ``v`` is ``(N, d)`` or ``(d,)`` (physical units), held fixed: ``v^T H v`` is the
-        second derivative of ``u`` along the straight line ``x + s v``, which equals
-        ``(v . grad)^2 u`` for a constant ``v``. This generic version is autodiff
-        (Hessian by reverse mode of the Jacobian); MLP fields override it with a
-        closed-form forward sweep. ``create_graph`` keeps the graph for the parameters.
-        """
-        from insr.derivatives.second import value_jacobian_hessian
-
-        u, jac, hess = value_jacobian_hessian(self, x, create_graph=create_graph)
-        vv = v.to(hess.dtype).expand(x.shape[0], x.shape[1])
-        return u, jac, torch.einsum("ncjk,nj,nk->nc", hess, vv, vv)
 
     # Grid fields override these; MLPs have no cells.
     finest_cell: float | None = None

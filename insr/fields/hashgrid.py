@@ -40,6 +40,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from insr.fields.base import Field
 from insr.fields.gridbase import GridField, check_memory, mlp_param_count, next_multiple
 from insr.fields.interp import (
     cell_position,
@@ -199,18 +200,11 @@ class HashGrid(GridField):
         return (feat * mask.view(1, -1)).to(x.dtype)
 
     def value_and_jacobian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.backend == "torch":
-            return super().value_and_jacobian(x)
-        # tcnn: reverse-mode autodiff, one pass per output channel (create_graph for training)
-        with torch.enable_grad():
-            if not x.requires_grad:
-                x = x.detach().requires_grad_(True)
-            u = self(x)
-            rows = [
-                torch.autograd.grad(u[:, i].sum(), x, create_graph=True)[0]
-                for i in range(self.out_features)
-            ]
-        return u, torch.stack(rows, dim=1)
+        if self.backend != "torch":
+            # tcnn has no closed form (has_closed_form = False): the derivative operators
+            # (insr.derivatives.operators) differentiate it by autodiff
+            return Field.value_and_jacobian(self, x)
+        return super().value_and_jacobian(x)
 
     # ------------------------------------------------------------------ torch
     def level_rows(self, level: int) -> slice:

@@ -12,7 +12,7 @@ import torch
 
 from insr.cases import Case
 from insr.config import BUDGET_KEYS, ROOT, RunConfig
-from insr.derivatives import get_strategy
+from insr.derivatives import get_strategy, grid_spacing
 from insr.derivatives.coarse_to_fine import schedule_options
 from insr.equations import (
     EquationEntry,
@@ -86,6 +86,7 @@ def numerics(cfg: RunConfig, device: torch.device, dtype: torch.dtype) -> Numeri
         time_scheme=s.time_scheme,
         dtype=dtype,
         device=device,
+        spacing=grid_spacing(cfg.case.domain, cfg.eval.resolution),
     )
 
 
@@ -215,7 +216,11 @@ class Run:
                     setattr(f, "compiled", True)  # noqa: B010 - not every Field has it
         d = cfg.derivative
         sched = getattr(eq, "schedule", None)
-        strategies = {s: get_strategy(s, h=d.h, scheme=d.scheme, schedule=sched) for s in d.log}
+        spacing = grid_spacing(cfg.case.domain, cfg.eval.resolution)
+        strategies = {
+            s: get_strategy(s, h=d.h, scheme=d.scheme, schedule=sched, spacing=spacing)
+            for s in d.log
+        }
         return NeuralSolver(
             eq,
             budgets(cfg),
