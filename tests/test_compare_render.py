@@ -21,6 +21,7 @@ from insr import compare as cmp
 from insr import runner as runner_mod
 from insr.cli import app
 from insr.log import RunLogWriter
+from insr.render import make_figures
 
 TINY = [
     "solver.max_iters=10",
@@ -140,7 +141,7 @@ def test_summary_files_round_trip(sweep):
     data = json.loads(json_path.read_text())
     assert data["case"] == "advection1d" and data["kind"] == "representations"
     assert data["members"][2]["field_rmse_worst"] == w5["field_rmse_worst"]
-    figs = cmp.make_figures(out)
+    figs = make_figures(out)
     assert {p.name for p in figs} == {"fields.png", "errors.png"}
     for p in figs:
         with Image.open(p) as im:
@@ -378,7 +379,7 @@ def test_render_and_figures_2d(tmp_path, channels):
     assert _gif_frames(comp / "render-all.gif") == 3
     res = cli.invoke(app, ["render", str(comp / "a"), "--frame", "1", "--dpi", "30", "-q"])
     assert res.exit_code == 0, res.output
-    figs = cmp.make_figures(comp)
+    figs = make_figures(comp)
     assert [p.name for p in figs] == ["fields.png", "errors.png"]
     rows = cmp.summarize(comp)
     assert rows[1]["gradient_rel_error_autodiff_worst"] == pytest.approx(2.1)

@@ -101,6 +101,7 @@ def _compare(
     from insr import compare as cmp
     from insr.config import load_config
     from insr.errors import RunFailure, UsageError
+    from insr.render import make_figures
 
     with user_errors():
         sets = list(set_ or [])
@@ -139,7 +140,7 @@ def _compare(
         wall = time.perf_counter() - t0
         rows = cmp.summarize(compare_dir)
         csv_path, json_path = cmp.write_summary(compare_dir, rows)
-        figs = cmp.make_figures(compare_dir)
+        figs = make_figures(compare_dir)
         for table in _summary_tables(rows, f"{kind} on {case_name} ({wall:.0f} s wall)"):
             console.print(table)
         for p in (csv_path, json_path, *figs):
