@@ -56,7 +56,7 @@ def gradient_error_note(metrics: dict) -> str:
     strategy (``gradient_rel_error_<s>``), or '' when none was logged."""
     for k, v in metrics.items():
         if k.startswith("gradient_rel_error_"):
-            return f"∇err {k[len('gradient_rel_error_') :]} {v:.2e}"
+            return f"∇err({k[len('gradient_rel_error_') :]}) {v:.2e}"
     return ""
 
 
@@ -121,7 +121,7 @@ class RunProgress(_LiveProgress):
             )
         elif event == "done":
             m = data["metrics"]
-            parts = [f"step {data['step']}", gradient_error_note(m)]
+            parts = [gradient_error_note(m)]
             if "field_max_error" in m:
                 parts.append(f"max|u-u*| {m['field_max_error']:.2e}")
             info = "  ".join(p for p in parts if p)

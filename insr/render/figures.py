@@ -19,12 +19,13 @@ from matplotlib.colors import Normalize  # noqa: E402
 
 from insr.errors import UsageError  # noqa: E402
 from insr.log import RunLogReader  # noqa: E402
-from insr.render.painter import OVER, UNDER, axis_label  # noqa: E402
+from insr.render.painter import axis_label, colour_map  # noqa: E402
 from insr.render.quantities import (  # noqa: E402
     crop_1d,
     default_strategy,
     quantity,
     shared_scales,
+    within_tolerance,
 )
 from insr.render.sources import Source, member_logs  # noqa: E402
 
@@ -160,10 +161,13 @@ def _figure_2d(out: Path, sources: list[Source], strategy: str | None) -> Path:
 
 
 def _map(fig: Any, ax: Any, im: np.ndarray, ext: list, scale: Any, q: str) -> None:
-    name = "magma" if q.endswith("error") else scale.cmap
-    cmap = plt.get_cmap(name).with_extremes(over=OVER, under=UNDER)
+    cmap = colour_map(q, scale)
     h = ax.imshow(
-        np.asarray(im).T, origin="lower", extent=ext, cmap=cmap, norm=Normalize(scale.lo, scale.hi)
+        within_tolerance(im, scale).T,
+        origin="lower",
+        extent=ext,
+        cmap=cmap,
+        norm=Normalize(scale.lo, scale.hi),
     )
     cb = fig.colorbar(h, ax=ax, fraction=0.046, extend="max" if q.endswith("error") else "both")
     cb.ax.tick_params(labelsize=6)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,11 +20,14 @@ from insr.render.quantities import (  # noqa: E402
     LABELS_2D,
     Scale,
     quantity,
+    within_tolerance,
 )
 
 SCREEN_INCHES = 19.2  # 1920 px at the default 100 dpi
+SCREEN_H = 10.8  # 1080 px
+MIN_SCALE = 0.6  # smallest panel, relative to the size a single run gets
 OVER, UNDER = "lime", "magenta"  # out-of-range colours of the 2D maps
-CAPTION = "scales shared by all runs · values: {vbasis} · errors: {ebasis} · out of range: {marks}"
+CAPTION = "scales shared by all runs"
 
 
 @dataclass(frozen=True)
@@ -49,12 +53,32 @@ class Layout:
 
 
 def layout(n_runs: int, nq: int, dim: int) -> Layout:
-    """A grid no wider than a 1920 px screen at 100 dpi (one row of panels per quantity)."""
-    panel = (3.4, 2.9) if dim == 2 else (3.6, 1.8)
-    fit = max(1, int((SCREEN_INCHES - 0.6) // panel[0]))
-    bands = math.ceil(n_runs / fit)
-    cols = math.ceil(n_runs / bands)
-    return Layout(cols, bands, nq, panel)
+    """The grid that fits a 1920 × 1080 px screen (at 100 dpi) with the largest panels.
+
+    Members are blocks of ``nq`` stacked panels placed in rows of ``cols`` blocks; panels
+    shrink (down to ``MIN_SCALE`` of their full size) to fit; below that the figure grows
+    taller, never wider than the screen.
+    """
+    full = (3.4, 2.9) if dim == 2 else (3.6, 1.8)
+    best: tuple[float, int] = (-1.0, 1)
+    for cols in range(1, n_runs + 1):
+        rows = math.ceil(n_runs / cols) * nq
+        s = min(1.0, (SCREEN_INCHES - 0.6) / (cols * full[0]), (SCREEN_H - 1.0) / (rows * full[1]))
+        wide_enough = cols * full[0] * max(s, MIN_SCALE) + 0.6 <= SCREEN_INCHES
+        if wide_enough and s > best[0] + 1e-9:
+            best = (s, cols)
+    s, cols = best
+    s = max(s, MIN_SCALE)
+    return Layout(cols, math.ceil(n_runs / cols), nq, (full[0] * s, full[1] * s))
+
+
+def colour_map(q: str, scale: Scale) -> Any:
+    """magma for error magnitudes (tiny errors are not marked), else the scale's map; the
+    out-of-range colours ``OVER`` / ``UNDER``, grey for missing values."""
+    if q.endswith("error"):
+        base = plt.get_cmap("magma")
+        return base.with_extremes(over=OVER, under=base(0.0), bad="0.85")
+    return plt.get_cmap(scale.cmap).with_extremes(over=OVER, under=UNDER, bad="0.85")
 
 
 def axis_label(reader: Any, name: str) -> str:
@@ -103,30 +127,39 @@ class FramePainter:
         self._finish_layout()
 
     # ----------------------------------------------------------------- building
+    def _place(self, j: int, i: int) -> tuple[bool, bool, bool]:
+        """(first column, last column of its band, bottom panel of its block)."""
+        col = j % self.layout.cols
+        last = col == self.layout.cols - 1 or j == len(self.sources) - 1
+        return col == 0, last, i == len(self.qs) - 1
+
     def _panel(self, ax: Any, src: Any, q: str, i: int, j: int) -> dict[str, Any]:
         s = self.strats[src.name]
         scale = self.scales[q]
         if self.dim == 1:
-            a = self._panel_1d(ax, src, q, scale)
             labels = LABELS_1D_LOG if scale.log and q in LABELS_1D_LOG else LABELS_1D
             label = labels[q].format(s=s)
+            a = self._panel_1d(ax, src, scale, *self._place(j, i))
         else:
             scalar = "u" if int(src.reader.attrs.get("channels", 1)) == 1 else "ω"
             label = LABELS_2D[q].format(s=s, scalar=scalar)
-            a = self._panel_2d(ax, src, q, scale, label)
+            a = self._panel_2d(ax, src, q, scale, label, *self._place(j, i))
         a["note"] = ax.text(
             0.5, 0.5, "", ha="center", va="center", transform=ax.transAxes, color="0.4"
         )
         if len(self.sources) == 1:
             ax.set_title(label, fontsize=9)
-        else:
-            if i == 0:
-                ax.set_title(src.name, fontsize=9, fontweight="bold")
-            if j % self.layout.cols == 0:
-                ax.set_ylabel(label, fontsize=8)
+            return a
+        if i == 0:
+            ax.set_title(src.name, fontsize=9, fontweight="bold")
+        if self._place(j, i)[0]:
+            y = f"\n{axis_label(src.reader, 'y')}" if self.dim == 2 else ""
+            ax.set_ylabel(label + y, fontsize=7)
         return a
 
-    def _panel_1d(self, ax: Any, src: Any, q: str, scale: Scale) -> dict[str, Any]:
+    def _panel_1d(
+        self, ax: Any, src: Any, scale: Scale, first: bool, last: bool, bottom: bool
+    ) -> dict[str, Any]:
         x = src.reader.axes()[0]
         nan = np.full_like(x, np.nan, dtype=float)
         a = {
@@ -140,17 +173,20 @@ class FramePainter:
         ax.set_ylim(scale.lo, scale.hi)
         ax.set_xlim(*(self.xlim or (x[0], x[-1])))
         ax.grid(alpha=0.3)
-        ax.tick_params(labelsize=7)
-        if q == self.qs[-1]:
-            ax.set_xlabel(axis_label(src.reader, "x"), fontsize=8)
+        ax.tick_params(labelsize=6, labelleft=first or len(self.sources) == 1)
+        if bottom:
+            ax.set_xlabel(axis_label(src.reader, "x"), fontsize=7)
         return a
 
-    def _panel_2d(self, ax: Any, src: Any, q: str, scale: Scale, label: str) -> dict[str, Any]:
+    def _panel_2d(
+        self, ax: Any, src: Any, q: str, scale: Scale, label: str, *place: bool
+    ) -> dict[str, Any]:
+        first, last, bottom = place
+        single = len(self.sources) == 1
         axes = src.reader.axes()
         ext = [axes[0][0], axes[0][-1], axes[1][0], axes[1][-1]]
         blank = np.full((len(axes[1]), len(axes[0])), np.nan)
-        name = "magma" if q.endswith("error") else scale.cmap
-        cmap = plt.get_cmap(name).with_extremes(over=OVER, under=UNDER, bad="0.85")
+        cmap = colour_map(q, scale)
         norm = (
             LogNorm(scale.lo, scale.hi) if scale.log else Normalize(scale.lo, scale.hi, clip=False)
         )
@@ -158,26 +194,41 @@ class FramePainter:
         self.images[(q, src.name)] = img
         extend = "max" if q.endswith("error") else "both"
         cb = self.fig.colorbar(img, ax=ax, fraction=0.046, pad=0.03, extend=extend)
-        cb.ax.tick_params(labelsize=7)
-        cb.set_label(label, fontsize=7)
-        self.colorbars.append(cb)
-        ax.set_xlabel(axis_label(src.reader, "x"), fontsize=7)
-        ax.set_ylabel(axis_label(src.reader, "y"), fontsize=7)
-        ax.tick_params(labelsize=6)
+        cb.ax.tick_params(labelsize=6)
+        if single or last:  # one shared bar per row of panels; the others keep the space
+            cb.set_label(label, fontsize=7)
+            self.colorbars.append(cb)
+        else:
+            cb.ax.set_visible(False)
+        if single or bottom:
+            ax.set_xlabel(axis_label(src.reader, "x"), fontsize=7)
+        if single:
+            ax.set_ylabel(axis_label(src.reader, "y"), fontsize=7)
+        ax.tick_params(labelsize=6, labelleft=single or first, labelbottom=single or bottom)
         return {"image": img}
 
-    def _finish_layout(self) -> None:
+    def _caption(self) -> str:
         vals = [s for q, s in self.scales.items() if not q.endswith("error")]
         errs = [s for q, s in self.scales.items() if q.endswith("error")]
-        caption = CAPTION.format(
-            vbasis=vals[0].basis if vals else "-",
-            ebasis=(errs[0].basis + (", log" if errs[0].log else "")) if errs else "-",
-            marks="▲/▼ at the edge" if self.dim == 1 else f"{OVER} / {UNDER}",
-        )
-        h = self.layout.figsize[1]
-        self.fig.text(0.01, 0.08 / h, caption, fontsize=7, color="0.3")
-        self.suptitle = self.fig.suptitle("", fontsize=10)
-        self.fig.tight_layout(rect=(0.0, 0.3 / h, 1.0, 1.0 - 0.4 / h))
+        parts = [CAPTION]
+        if vals:
+            parts.append(f"values: {vals[0].basis}")
+        if errs:
+            parts.append(f"errors: {errs[0].basis}" + (", log" if errs[0].log else ""))
+        marks = "▲/▼ at the edge" if self.dim == 1 else f"{OVER}/{UNDER}"
+        parts.append(f"out of range: {marks}")
+        if self.xlim is not None:
+            parts.append("x cropped to the solution (--full-domain shows all)")
+        return " · ".join(parts)
+
+    def _finish_layout(self) -> None:
+        caption = self._caption()
+        w, h = self.layout.figsize
+        lines = textwrap.wrap(caption, width=max(40, int(w * 17)))
+        self.fig.text(0.01, 0.06 / h, "\n".join(lines), fontsize=7, color="0.3", va="bottom")
+        self.suptitle = self.fig.suptitle("", fontsize=10, y=1.0 - 0.08 / h, va="top")
+        bottom = (0.12 + 0.13 * len(lines)) / h
+        self.fig.tight_layout(rect=(0.0, bottom, 1.0, 1.0 - 0.3 / h))
 
     # ----------------------------------------------------------------- drawing
     def draw(self, step: int) -> None:
@@ -197,11 +248,15 @@ class FramePainter:
     def _update(self, a: dict, q: str, v: Any, ex: Any, row: int | None, step: int) -> None:
         missing = f"step {step} not logged" if row is None else "no exact solution"
         a["note"].set_text("" if v is not None else missing)
+        scale = self.scales[q]
         if self.dim == 2:
             img = a["image"]
-            img.set_data(np.full(img.get_array().shape, np.nan) if v is None else np.asarray(v).T)
+            if v is None:
+                img.set_data(np.full(img.get_array().shape, np.nan))
+                return
+            v = within_tolerance(v, scale)
+            img.set_data(v.T)
             return
-        scale = self.scales[q]
         x = a["value"].get_xdata()
         if v is not None and scale.log:
             v = np.abs(v)
@@ -210,6 +265,8 @@ class FramePainter:
         vv = np.full_like(x, np.nan, dtype=float) if v is None else np.asarray(v, dtype=float)
         over, under = vv > scale.hi, vv < scale.lo
         a["over"].set_data(x[over], np.full(int(over.sum()), scale.hi))
+        if scale.log:  # below the lowest decade is not worth a mark
+            under[:] = False
         a["under"].set_data(x[under], np.full(int(under.sum()), scale.lo))
 
     def rgb(self) -> np.ndarray:

@@ -6,7 +6,8 @@ so panels side by side compare at a glance:
 - values (field, gradient): the exact solution's range over the drawn steps (1D: plus 5 %
   padding), so a noise spike in one run cannot stretch the others; without an exact
   solution, the 0.5–99.5 percentile range of the predictions. Values outside are marked
-  (1D: triangles at the panel edge; 2D: the colour bar's end colours);
+  (1D: triangles at the panel edge; 2D: the colour bar's end colours, beyond a tolerance of
+  2 % of the span, so round-off below a non-negative field's 0 is not flagged);
 - errors: one limit for all runs, the largest over runs and steps of the 99th percentile of
   |error| (a few spiking points are marked out of range instead of flattening the rest);
   signed errors (1D) are symmetric around 0, magnitudes (2D) start at 0; ``log`` draws
@@ -28,6 +29,7 @@ from insr.errors import UsageError
 LOG_DECADES = 4
 ERROR_PERCENTILE = 99.0
 VALUE_PERCENTILES = (0.5, 99.5)
+VALUE_TOLERANCE = 0.02  # 2D values: overshoot up to 2 % of the span is not marked
 CROP_THRESHOLD = 1e-4  # relative to the largest |u*| (and |du*/dx|) over the drawn steps
 CROP_MARGIN = 0.1  # of the cropped width, each side
 
@@ -140,10 +142,20 @@ class Scale:
     signed: bool  # diverging map, symmetric around 0
     log: bool = False
     basis: str = ""  # what fixed the limits (shown in the caption)
+    tolerance: float = 0.0  # values this far outside [lo, hi] are drawn at the limit, unmarked
 
     @property
     def cmap(self) -> str:
         return "RdBu_r" if self.signed else "viridis"
+
+
+def within_tolerance(v: np.ndarray, scale: Scale) -> np.ndarray:
+    """``v`` with values less than ``scale.tolerance`` outside [lo, hi] moved onto the limit
+    (drawn at the end colour, not marked as out of range)."""
+    v = np.asarray(v, dtype=float)
+    lo, hi, tol = scale.lo, scale.hi, scale.tolerance
+    v = np.where((v < lo) & (v >= lo - tol), lo, v)
+    return np.where((v > hi) & (v <= hi + tol), hi, v)
 
 
 @dataclass
@@ -204,8 +216,8 @@ def _value_scale(p: _Range, e: _Range, dim: int) -> Scale:
         return Scale(lo - pad, hi + pad, signed, basis=basis)
     if signed:
         m = max(-lo, hi)
-        return Scale(-m, m, True, basis=basis)
-    return Scale(lo, hi, False, basis=basis)
+        return Scale(-m, m, True, basis=basis, tolerance=VALUE_TOLERANCE * 2 * m)
+    return Scale(lo, hi, False, basis=basis, tolerance=VALUE_TOLERANCE * (hi - lo))
 
 
 def _error_scale(p: _Range, dim: int, log: bool) -> Scale:
