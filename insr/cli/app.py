@@ -66,7 +66,7 @@ class OneLineErrors(typer.core.TyperGroup):
             msg = escape(" ".join(e.format_message().split()))
             err_console.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
             sys.exit(e.exit_code)
-        except click_exc.Abort:
+        except typer.Abort:
             err_console.print("[bold red]aborted[/]")
             sys.exit(130)
         sys.exit(rv if isinstance(rv, int) else 0)

@@ -56,8 +56,9 @@ def _sweep_tables(kinds: list[str], dims: tuple[int, ...], points: int, seed: in
     """One table per representation: rows eps, one column per variant and dimension."""
     from insr import gradcheck as gc
 
+    console.print("central-difference error vs closed form over eps (float64), per representation:")
     for k in kinds:
-        table = Table(title=f"{k}: central-difference error vs closed form over eps (float64)")
+        table = Table(title=f"[bold]{k}[/]")
         table.add_column("eps", justify="right")
         curves = []
         for lbl, p in gc.variants(k):
