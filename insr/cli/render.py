@@ -57,7 +57,7 @@ def render_cmd(
     ] = None,
     fps: Annotated[float, typer.Option(help="Frames per second.")] = 10.0,
     steps: Annotated[
-        Opt[str], typer.Option(help="Step slice a:b:k over logged step numbers (default: all).")
+        Opt[str], typer.Option(help="Logged step numbers start:stop:stride, e.g. 0:40:2 (default: all).")
     ] = None,
     dpi: Annotated[int, typer.Option(help="Resolution (dots per inch).")] = 100,
     frame: Annotated[Opt[int], typer.Option(help="Write only step N as a PNG.")] = None,
@@ -76,9 +76,11 @@ def render_cmd(
     ] = None,
     quiet: Annotated[bool, Flag("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Animate a run log (or every member of a compare directory side by side): field,
-    gradient and their errors against the exact solution, one frame per logged step.
-    Every run drawn together shares each quantity's scale (see README, Render)."""
+    """Animate a run log, or a compare directory's members side by side.
+
+    One frame per logged step: field, gradient and their errors against the exact
+    solution. Every run drawn together shares each quantity's scale (see README, Render).
+    """
     from insr.render import render
 
     options = dict(
