@@ -7,7 +7,7 @@ import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -19,7 +19,7 @@ from insr.errors import InsrError
 try:  # typer >= 0.17 vendors click
     from typer._click import exceptions as click_exc
 except ImportError:  # pragma: no cover - older typer depends on click
-    from click import exceptions as click_exc
+    from click import exceptions as click_exc  # type: ignore[no-redef]
 
 # Rich wraps at 80 columns when output is not a terminal; tables of metrics need more.
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -32,7 +32,8 @@ _NOT_ONE_OF = re.compile(r"'([^']*)' is not one of (.+?)\.?$")
 
 def _usage_error_line(e: click_exc.UsageError) -> str:
     """A click usage error as one line, with the help command of the failing command."""
-    names, ctx = [], e.ctx
+    names: list[str] = []
+    ctx = e.ctx
     while ctx is not None and ctx.parent is not None:
         names.insert(0, ctx.info_name or "")
         ctx = ctx.parent
@@ -50,11 +51,12 @@ class OneLineErrors(typer.core.TyperGroup):
     """The root command: usage errors (bad option value, unknown choice, missing argument)
     are one line on stderr with exit code 2, for the console script and for test runners."""
 
-    def main(self, *args: object, standalone_mode: bool = True, **kw: object) -> object:
-        if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kw)  # type: ignore[arg-type]
+    def main(self, *args: Any, **kw: Any) -> Any:
+        standalone = kw.pop("standalone_mode", True)
+        if not standalone:
+            return super().main(*args, standalone_mode=False, **kw)  # type: ignore[misc]
         try:
-            rv = super().main(*args, standalone_mode=False, **kw)  # type: ignore[arg-type]
+            rv = super().main(*args, standalone_mode=False, **kw)  # type: ignore[misc]
         except click_exc.UsageError as e:
             if type(e).__name__ == "NoArgsIsHelpError":
                 e.show()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -38,7 +40,7 @@ class _LiveProgress:
         self.progress.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self.progress.__exit__(*exc)
 
 
@@ -98,7 +100,7 @@ class RunProgress(_LiveProgress):
             disable=quiet,
         )
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self.progress.update(self.iters, visible=False)  # no stale iteration line at the end
         super().__exit__(*exc)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.progress import (
@@ -19,8 +19,6 @@ from rich.progress import (
 
 from insr.cli.app import Flag, app, console, err_console, user_errors
 from insr.render.animate import ErrorScaleChoice, FormatChoice, WhatChoice
-
-Opt = Optional  # noqa: UP045 - typer needs Optional for options defaulting to None
 
 
 @contextmanager
@@ -53,16 +51,17 @@ def render_cmd(
     path: Annotated[Path, typer.Argument(help="Run directory, run.h5, or compare directory.")],
     what: Annotated[WhatChoice, typer.Option(help="Rows to draw.")] = WhatChoice.all,
     format_: Annotated[
-        Opt[FormatChoice], typer.Option("--format", help="Default: from --out, else gif.")
+        FormatChoice | None, typer.Option("--format", help="Default: from --out, else gif.")
     ] = None,
     fps: Annotated[float, typer.Option(help="Frames per second.")] = 10.0,
     steps: Annotated[
-        Opt[str], typer.Option(help="Logged step numbers start:stop:stride, e.g. 0:40:2 (default: all).")
+        str | None,
+        typer.Option(help="Logged step numbers start:stop:stride, e.g. 0:40:2 (default: all)."),
     ] = None,
     dpi: Annotated[int, typer.Option(help="Resolution (dots per inch).")] = 100,
-    frame: Annotated[Opt[int], typer.Option(help="Write only step N as a PNG.")] = None,
+    frame: Annotated[int | None, typer.Option(help="Write only step N as a PNG.")] = None,
     strategy: Annotated[
-        Opt[str],
+        str | None,
         typer.Option(help="Gradient strategy to draw (default autodiff or the first logged)."),
     ] = None,
     error_scale: Annotated[
@@ -72,7 +71,7 @@ def render_cmd(
         bool, Flag("--full-domain", help="1D: show the whole domain, not only the solution.")
     ] = False,
     out: Annotated[
-        Opt[Path], typer.Option(help="Output file (default: render-<what>.<fmt> beside the log).")
+        Path | None, typer.Option(help="Output file (default: render-<what>.<fmt> beside the log).")
     ] = None,
     quiet: Annotated[bool, Flag("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:

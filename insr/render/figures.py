@@ -136,10 +136,10 @@ def _figure_2d(out: Path, sources: list[Source], strategy: str | None) -> Path:
         r = src.reader
         ax_ = r.axes()
         ext = [ax_[0][0], ax_[0][-1], ax_[1][0], ax_[1][-1]]
-        row = src.row_of(last[src.name])
+        row = int(src.row_of(last[src.name]) or 0)  # the member's own last step
         for j, (q, title) in enumerate(COLUMNS_2D):
             a = axs[i, j]
-            im = None if q not in qs else quantity(r, row, q, strats[src.name], 2)[0]
+            im = None if q not in qs else quantity(r, row, q, strats[src.name] or "", 2)[0]
             if im is None:
                 a.text(0.5, 0.5, "n/a", ha="center", va="center", transform=a.transAxes)
                 a.set_xticks([])

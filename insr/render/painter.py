@@ -271,7 +271,7 @@ class FramePainter:
 
     def rgb(self) -> np.ndarray:
         self.fig.canvas.draw()
-        return np.asarray(self.fig.canvas.buffer_rgba())[..., :3].copy()
+        return np.asarray(self.fig.canvas.buffer_rgba())[..., :3].copy()  # type: ignore[attr-defined]
 
     def colorbar_boxes(self) -> list[tuple[int, int, int, int]]:
         """Pixel boxes (x0, y0, x1, y1), origin top-left, of the colour bars' interiors."""

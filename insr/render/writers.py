@@ -58,7 +58,7 @@ def global_palette(painter: FramePainter, steps: list[int]) -> Image.Image:
         frames.append(painter.rgb())
     mosaic = Image.fromarray(np.concatenate(frames, axis=0))
     rest = mosaic.quantize(colors=256 - len(reserved), method=Image.Quantize.MEDIANCUT)
-    rest_rgb = np.asarray(rest.getpalette()[: 3 * (256 - len(reserved))], dtype=np.uint8)
+    rest_rgb = np.asarray((rest.getpalette() or [])[: 3 * (256 - len(reserved))], dtype=np.uint8)
     colours = np.concatenate([reserved.reshape(-1), rest_rgb])
     pal = Image.new("P", (1, 1))
     pal.putpalette(colours.tolist() + [0] * (768 - colours.size))
@@ -123,7 +123,11 @@ def write_mp4(
     matplotlib.rcParams["animation.ffmpeg_path"] = ffmpeg
     # yuv420p (playable everywhere) needs even frame sizes: pad by one pixel when odd
     pad = ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-pix_fmt", "yuv420p"]
-    writer = FFMpegWriter(fps=fps, codec="libx264", extra_args=pad)
+    writer = FFMpegWriter(
+        fps=fps,  # type: ignore[arg-type]  # ffmpeg takes fractional rates
+        codec="libx264",
+        extra_args=pad,
+    )
     with writer.saving(painter.fig, str(output), dpi):
         for k, st in enumerate(steps, start=1):
             painter.draw(st)
