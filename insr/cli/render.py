@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +19,25 @@ from rich.progress import (
 )
 
 from insr.cli.app import Flag, app, console, err_console, user_errors
-from insr.render.animate import ErrorScaleChoice, FormatChoice, WhatChoice
+
+
+# Choices of the fixed-choice options; insr.render checks the same values (WHATS, FORMATS,
+# ERROR_SCALES) and is imported only when the command runs (matplotlib is slow to import).
+class WhatChoice(StrEnum):
+    field = "field"
+    gradient = "gradient"
+    error = "error"
+    all = "all"
+
+
+class FormatChoice(StrEnum):
+    gif = "gif"
+    mp4 = "mp4"
+
+
+class ErrorScaleChoice(StrEnum):
+    linear = "linear"
+    log = "log"
 
 
 @contextmanager

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,23 +39,6 @@ What = Literal["field", "gradient", "error", "all"]
 WHATS = ("field", "gradient", "error", "all")
 FORMATS = ("gif", "mp4")
 ERROR_SCALES = ("linear", "log")
-
-
-class WhatChoice(StrEnum):
-    field = "field"
-    gradient = "gradient"
-    error = "error"
-    all = "all"
-
-
-class FormatChoice(StrEnum):
-    gif = "gif"
-    mp4 = "mp4"
-
-
-class ErrorScaleChoice(StrEnum):
-    linear = "linear"
-    log = "log"
 
 
 def default_output(base: Path, what: str, fmt: str, frame: int | None) -> Path:

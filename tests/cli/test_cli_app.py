@@ -63,3 +63,12 @@ def test_bad_choice_is_one_line_naming_allowed_values(args, allowed):
     assert len(err.splitlines()) == 1, err
     assert f"{args[-2]} '{args[-1]}' is not allowed" in err and allowed in err
     assert "Traceback" not in err
+
+
+def test_cli_choices_are_the_values_render_accepts():
+    from insr.cli.render import ErrorScaleChoice, FormatChoice, WhatChoice
+    from insr.render import ERROR_SCALES, FORMATS, WHATS
+
+    assert tuple(c.value for c in WhatChoice) == WHATS
+    assert tuple(c.value for c in FormatChoice) == FORMATS
+    assert tuple(c.value for c in ErrorScaleChoice) == ERROR_SCALES
