@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from insr import compare as cmp
 from insr.cli import app
 from insr.log import RunLogWriter
+from insr.render import make_figures
 from insr.run import driver as runner_mod
 
 TINY = [
@@ -144,7 +145,7 @@ def test_summary_files_round_trip(sweep):
     data = json.loads(json_path.read_text())
     assert data["case"] == "advection1d" and data["kind"] == "representations"
     assert data["members"][2]["field_rmse_worst"] == w5["field_rmse_worst"]
-    figs = cmp.make_figures(out)
+    figs = make_figures(out)
     assert {p.name for p in figs} == {"fields.png", "errors.png"}
     for p in figs:
         with Image.open(p) as im:
@@ -382,7 +383,7 @@ def test_render_and_figures_2d(tmp_path, channels):
     assert _gif_frames(comp / "render-all.gif") == 3
     res = cli.invoke(app, ["render", str(comp / "a"), "--frame", "1", "--dpi", "30", "-q"])
     assert res.exit_code == 0, res.output
-    figs = cmp.make_figures(comp)
+    figs = make_figures(comp)
     assert [p.name for p in figs] == ["fields.png", "errors.png"]
     rows = cmp.summarize(comp)
     assert rows[1]["gradient_rel_error_autodiff_worst"] == pytest.approx(2.1)

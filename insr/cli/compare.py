@@ -157,6 +157,7 @@ def _compare(
     executor = ExecutorName(executor).value
     from insr.config import load_config
     from insr.errors import RunFailure, UsageError
+    from insr.render import make_figures
 
     with user_errors():
         sets = list(set_ or [])
@@ -232,7 +233,7 @@ def _compare(
         csv_path, json_path = cmp.write_summary(compare_dir, rows)
         seed_rows = cmp.seed_summary(compare_dir, rows)
         seed_path = cmp.write_seed_summary(compare_dir, seed_rows)
-        figs = cmp.make_figures(compare_dir)
+        figs = make_figures(compare_dir)
         for table in _summary_tables(rows, f"{kind} on {case_name} ({wall:.0f} s wall)"):
             console.print(table)
         if seed_rows:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -38,39 +40,93 @@ class _LiveProgress:
         self.progress.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self.progress.__exit__(*exc)
 
 
-class RunProgress(_LiveProgress):
-    """Rich progress for a run: steps bar and the current step's iterations and loss."""
+FIXED_WIDTH = 58  # run display: every column but the info text, separators included
 
-    def __init__(self, total_steps: int, first_step: int, max_iters: int, quiet: bool) -> None:
+
+def info_width() -> int:
+    """Width of the run display's info column: fixed for the whole run (bars never jump)
+    and small enough that a line never wraps (no stale lines)."""
+    return max(20, min(60, err_console.width - FIXED_WIDTH))
+
+
+def gradient_error_note(metrics: dict) -> str:
+    """The headline number of a step: the relative gradient error of the first logged
+    strategy (``gradient_rel_error_<s>``), or '' when none was logged."""
+    for k, v in metrics.items():
+        if k.startswith("gradient_rel_error_"):
+            return f"∇err({k[len('gradient_rel_error_') :]}) {v:.2e}"
+    return ""
+
+
+class RunProgress(_LiveProgress):
+    """Rich progress for a run: steps bar (last step's field and gradient error) and the
+    current step's iterations (bar sized to this step's budget: the step-0 fit's or a
+    time step's) and loss. Fixed column widths, one line per bar."""
+
+    def __init__(
+        self,
+        total_steps: int,
+        first_step: int,
+        max_iters: int,
+        quiet: bool,
+        init_iters: int | None = None,
+    ) -> None:
         self.quiet = quiet
         self.max_iters = max_iters
-        self.progress = self._make(quiet, eta=True)
+        self.init_iters = max_iters if init_iters is None else init_iters
+        self.progress = self._columns(quiet)
         self.steps = self.progress.add_task(
             "steps", total=total_steps + 1, completed=first_step, info=""
         )
-        self.iters = self.progress.add_task("iterations", total=max_iters, info="")
+        self.budget = self.init_iters if first_step == 0 else max_iters
+        self.iters = self.progress.add_task("iterations", total=self.budget, info="")
+        self.problem = ""
+
+    @staticmethod
+    def _columns(quiet: bool) -> Progress:
+        info = Column(width=info_width(), no_wrap=True, overflow="ellipsis")
+        return Progress(
+            TextColumn("[bold]{task.description}", table_column=Column(width=10, no_wrap=True)),
+            BarColumn(bar_width=18),
+            MofNCompleteColumn(table_column=Column(width=11, justify="right", no_wrap=True)),
+            TextColumn("{task.fields[info]}", table_column=info),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            disable=quiet,
+        )
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.update(self.iters, visible=False)  # no stale iteration line at the end
+        super().__exit__(*exc)
 
     def __call__(self, event: str, data: dict) -> None:
         if self.quiet:
             return
         if event == "step":
-            self.progress.reset(self.iters, total=self.max_iters, info="")
+            self.budget = self.init_iters if data["step"] == 0 else self.max_iters
+            self.problem = ""
+            self.progress.reset(self.iters, total=self.budget, info="")
             self.progress.update(self.steps, info=f"step {data['step']}  t={data['t']:.3g}")
         elif event == "iter":
+            if data["name"] != self.problem:  # a new sub-problem restarts its count
+                self.problem = data["name"]
+                self.progress.reset(self.iters, total=self.budget, info="")
             self.progress.update(
                 self.iters,
-                completed=min(data["iteration"], self.max_iters),
+                completed=min(data["iteration"], self.budget),
                 info=f"{data['name']}  loss {data['loss']:.3e}",
             )
         elif event == "done":
             m = data["metrics"]
-            info = f"step {data['step']}"
+            parts = [gradient_error_note(m)]
             if "field_max_error" in m:
-                info += f"  max|u-u*| {m['field_max_error']:.2e}"
+                parts.append(f"max|u-u*| {m['field_max_error']:.2e}")
+            info = "  ".join(p for p in parts if p)
             self.progress.update(self.steps, advance=1, info=info)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from insr.cli.app import (
     ON_DIVERGE_HELP,
     RESUME_HELP,
     ConfigOpt,
+    Flag,
     SetOpt,
     _fmt,
     app,
@@ -20,6 +22,11 @@ from insr.cli.app import (
     user_errors,
 )
 from insr.cli.progress import RunProgress
+
+
+class OnDiverge(StrEnum):
+    stop = "stop"
+    retry = "retry"
 
 
 @app.command()
@@ -39,21 +46,24 @@ def run(
         str | None, typer.Option(help="Run name (default <representation>-<time>).")
     ] = None,  # noqa: UP045
     overwrite: Annotated[
-        bool, typer.Option(help="Replace an existing run in the run directory.")
+        bool, Flag("--overwrite", help="Replace an existing run in the run directory.")
     ] = False,
     quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No progress display; print the log path.")
+        bool, Flag("--quiet", "-q", help="No progress display; print the log path.")
     ] = False,
-    resume: Annotated[bool, typer.Option(help=RESUME_HELP)] = False,
-    on_diverge: Annotated[str, typer.Option(help=ON_DIVERGE_HELP)] = "stop",
+    resume: Annotated[bool, Flag("--resume", help=RESUME_HELP)] = False,
+    on_diverge_: Annotated[
+        OnDiverge, typer.Option("--on-diverge", help=ON_DIVERGE_HELP)
+    ] = OnDiverge.stop,
     tcmalloc: Annotated[
-        bool, typer.Option(help="Re-run under the tcmalloc allocator (LD_PRELOAD).")
+        bool, Flag("--tcmalloc", help="Re-run under the tcmalloc allocator (LD_PRELOAD).")
     ] = False,
 ) -> None:
     """Time-step CASE on one representation and log every step to RUN_DIR/run.h5."""
     from insr.config import load_config
     from insr.run import check_on_diverge, default_run_dir, execute
 
+    on_diverge = on_diverge_.value
     with user_errors():
         if tcmalloc:
             from insr.perf import reexec_with_tcmalloc
@@ -70,8 +80,8 @@ def run(
             sets.append(f"run.name={name!r}" if name else "run.name=''")
         cfg = load_config(case, [str(c) for c in config or []], sets)
         run_dir = out if out is not None else default_run_dir(cfg)
-        max_iters = max(cfg.solver.max_iters, cfg.solver.init.max_iters)
-        with RunProgress(cfg.case.steps, 0, max_iters, quiet) as progress:
+        s = cfg.solver
+        with RunProgress(cfg.case.steps, 0, s.max_iters, quiet, s.init.max_iters) as progress:
             result = execute(
                 cfg, run_dir, overwrite=overwrite, report=_notes(progress), on_diverge=on_diverge
             )
@@ -89,8 +99,8 @@ def _print_run_summary(result, quiet: bool) -> None:
     table.add_row("wall time (s)", f"{result.seconds:.1f}")
     for k, v in result.last_metrics.items():
         table.add_row(f"last step: {k}", _fmt(v))
-    table.add_row("log", str(result.log_path))
     console.print(table)
+    console.print(f"log: {result.log_path}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -222,7 +232,7 @@ def _resume_run(
     plan = plan_resume(path, sets)
     s = plan.cfg.solver
     with RunProgress(
-        plan.cfg.case.steps, plan.last_step + 1, max(s.max_iters, s.init.max_iters), quiet
+        plan.cfg.case.steps, plan.last_step + 1, s.max_iters, quiet, s.init.max_iters
     ) as progress:
         result = resume(plan, report=_notes(progress), on_diverge=on_diverge)
     _print_run_summary(result, quiet)

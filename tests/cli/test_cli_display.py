@@ -1,0 +1,69 @@
+"""Run display and summary: the log path on its own line, the iteration bar's budget, the
+headline gradient error; gradcheck --sweep-eps one table per representation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from insr.cli import app
+from insr.cli import run as cli_run
+from insr.cli.app import console
+from insr.cli.progress import RunProgress, gradient_error_note
+
+
+@dataclass
+class _Result:
+    log_path: Path
+    status: str = "complete"
+    completed_steps: int = 3
+    seconds: float = 1.5
+    last_metrics: dict = field(default_factory=lambda: {"field_max_error": 1e-3})
+
+
+def test_summary_prints_the_log_path_on_its_own_line_untruncated():
+    path = Path("/tmp") / ("deep-" * 30) / "advection1d" / "siren-20260101-000000" / "run.h5"
+    with console.capture() as cap:
+        cli_run._print_run_summary(_Result(path), quiet=False)
+    lines = cap.get().splitlines()
+    assert f"log: {path}" in lines  # whole, on one line of its own
+
+
+def test_iteration_bar_total_is_the_current_budget():
+    p = RunProgress(total_steps=3, first_step=0, max_iters=100, quiet=False, init_iters=500)
+    with p:
+        task = lambda: p.progress.tasks[p.iters]  # noqa: E731
+        p("step", {"step": 0, "t": 0.0})
+        assert task().total == 500
+        p("iter", {"name": "fit", "iteration": 500, "loss": 1e-3})
+        assert task().completed == task().total  # a spent budget fills the bar
+        p("step", {"step": 1, "t": 0.05})
+        assert task().total == 100 and task().completed == 0
+
+
+def test_live_display_shows_the_first_logged_gradient_error():
+    m = {"loss": 1.0, "gradient_rel_error_fd": 0.25, "gradient_rel_error_autodiff": 0.5}
+    assert gradient_error_note(m) == "∇err(fd) 2.50e-01"
+    assert gradient_error_note({"loss": 1.0}) == ""
+    p = RunProgress(total_steps=3, first_step=0, max_iters=10, quiet=False)
+    with p:
+        p("done", {"step": 0, "metrics": {"field_max_error": 1e-3, **m}})
+        info = p.progress.tasks[p.steps].fields["info"]
+    assert info.startswith("∇err(fd) 2.50e-01")
+
+
+def test_sweep_eps_prints_one_table_per_representation():
+    from insr.fields import field_kinds
+
+    res = CliRunner().invoke(
+        app, ["gradcheck", "--sweep-eps", "--dim", "1", "--points", "2"], terminal_width=200
+    )
+    assert res.exit_code == 0, res.output
+    lines = [ln.strip() for ln in res.output.splitlines()]
+    kinds = field_kinds()
+    for k in kinds:
+        assert lines.count(k) == 1  # the title of its own table
+    assert sum(ln.startswith("┏") for ln in lines) == len(kinds)
+    assert max(len(ln) for ln in res.output.splitlines()) <= 120  # no 16-column table
