@@ -367,7 +367,7 @@ def member_work(task: Any, progress: Any) -> None:
     if not p.get("user_threads"):
         torch.set_num_threads(max(1, int(task.cpus)))
     total = int(p["steps"])
-    state = {"resumed_from": None}
+    state: dict[str, int | None] = {"resumed_from": None}
 
     def report(event: str, data: dict) -> None:
         if event == "done":

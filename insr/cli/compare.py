@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.table import Table
@@ -18,6 +18,9 @@ from insr.cli.app import (
     user_errors,
 )
 from insr.cli.progress import SweepProgress
+
+if TYPE_CHECKING:  # the sweep machinery is imported when a compare command runs
+    from insr import compare as cmp
 
 # ----------------------------------------------------------------- compare
 RepsOpt = Annotated[
@@ -133,7 +136,7 @@ def resume_command(kind: str, argv: dict) -> str:
 
 
 def _compare(
-    kind: str,
+    kind: cmp.SweepKind,
     case: str,
     reprs,
     steps,
@@ -174,7 +177,7 @@ def _compare(
 
             if importlib.util.find_spec("ray") is None:
                 raise UsageError(MISSING)
-        members = cmp.select_members(kind, reprs)  # type: ignore[arg-type]
+        members = cmp.select_members(kind, reprs)
         members = cmp.expand_members(
             members, sweep, cmp.parse_seeds(seeds) if seeds is not None else None
         )
@@ -188,9 +191,9 @@ def _compare(
         if out is not None:
             compare_dir = out
         elif resume:
-            compare_dir = cmp.latest_compare_dir(case_name, kind, repr_name)  # type: ignore[arg-type]
+            compare_dir = cmp.latest_compare_dir(case_name, kind, repr_name)
         else:
-            compare_dir = cmp.default_compare_dir(case_name, kind, repr_name)  # type: ignore[arg-type]
+            compare_dir = cmp.default_compare_dir(case_name, kind, repr_name)
         if (compare_dir / cmp.MANIFEST).exists() and not resume and out is not None:
             raise UsageError(f"{compare_dir} already holds a sweep; use --resume or another --out")
         hint = resume_command(
@@ -217,7 +220,7 @@ def _compare(
                 kind=kind,
                 case=case,
                 members=members,
-                compare_dir=compare_dir,  # type: ignore[arg-type]
+                compare_dir=compare_dir,
                 config_files=cfg_files,
                 sets=sets,
                 workers=workers,
