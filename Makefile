@@ -23,8 +23,8 @@ run: install
 test: install-dev
 	$(BIN)/python -m pytest
 
-lint:
-	$(BIN)/ruff format --check . && $(BIN)/ruff check .
+lint: install-dev
+	$(BIN)/ruff format --check . && $(BIN)/ruff check . && $(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -23,6 +23,7 @@ import argparse
 
 import numpy as np
 import torch
+from insr.runner import Run
 from rich.console import Console
 from rich.table import Table
 
@@ -30,7 +31,6 @@ import insr  # noqa: F401  (sets OpenMP defaults before torch loads)
 from insr.config import load_config
 from insr.derivatives import get_strategy, grid_spacing
 from insr.metrics import gradient_noise, gradient_rel_error, relative_error
-from insr.runner import Run
 from insr.stepper import run_steps
 
 H_FACTORS = [0.1, 0.5, 1.0, 2.0, 3.0, 5.0]  # h / dx; 0.1 dx = 1e-3 on advection1d

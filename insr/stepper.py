@@ -252,9 +252,10 @@ def advance(
     for j in range(n_stages):
         # asked for only now: each sub-step freezes the field as it is at its start
         if step == 0:
-            budget, problems = init_budget, equation.initial_problems()
+            budget, problems = init_budget, list(equation.initial_problems())
         else:
-            budget, problems = step_budget, equation.step_problems(step, t - dt + (j + 1) * h, h)
+            budget = step_budget
+            problems = list(equation.step_problems(step, t - dt + (j + 1) * h, h))
         for problem in problems:
             res = optimize(problem, budget, gen, step=step, report=report)
             iters[problem.name] = iters.get(problem.name, 0) + res.iterations

@@ -21,6 +21,7 @@ whose cells are spaced geometrically from ``h_start`` to ``h_end``; nothing is m
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol, TypeGuard
 
 import torch
 
@@ -29,7 +30,17 @@ from insr.derivatives.steps import resolve_h
 from insr.fields.base import Field
 
 
-def has_levels(f: Field) -> bool:
+class LevelledField(Protocol):
+    """A field whose levels can be switched on progressively (grid fields)."""
+
+    n_levels: int
+
+    def set_active_levels(self, k: int) -> None: ...
+
+    def cell_of_level(self, level: int) -> float: ...
+
+
+def has_levels(f: Field) -> TypeGuard[LevelledField]:
     """True for fields that support progressive level activation."""
     return hasattr(f, "set_active_levels") and hasattr(f, "cell_of_level")
 
@@ -45,7 +56,7 @@ class CoarseToFineSchedule:
     start_levels: int = 4
     interval: int = 500
     unit: str = "iterations"
-    fields: list[Field] = field(default_factory=list)
+    fields: list[LevelledField] = field(default_factory=list)
     t: int = 0
 
     def __post_init__(self) -> None:
@@ -73,7 +84,7 @@ class CoarseToFineSchedule:
         ``virtual_levels`` geometric cells from ``h_start`` to ``h_end`` (other fields)."""
         if has_levels(f):
             cells = [float(f.cell_of_level(level)) for level in range(f.n_levels)]
-            fields = [f]
+            fields: list[LevelledField] = [f]
         else:
             n = max(1, int(virtual_levels))
             ratio = (h_end / h_start) ** (1.0 / (n - 1)) if n > 1 else 1.0

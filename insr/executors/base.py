@@ -162,8 +162,8 @@ class _StopFlag:
         try:
             yield self
         finally:
-            for sig, old in self._old.items():
-                signal.signal(sig, old)
+            for signum, old in self._old.items():
+                signal.signal(signum, old)
 
 
 GRACE_S = 60.0  # how long stopped tasks get to checkpoint before they are killed

@@ -339,7 +339,7 @@ class ClosedFormMLP(torch.autograd.Function):
         return (h0, scale, [_Sine(3.0), _Gauss(0.7)], *params)
 
     @staticmethod
-    def forward(ctx, h0, scale, acts, *params):  # type: ignore[override]
+    def forward(ctx, h0, scale, acts, *params):
         u, jac, saved = _closed_sweep(h0, scale, acts, params)
         ctx.acts = acts
         ctx.layers = saved
@@ -347,12 +347,12 @@ class ClosedFormMLP(torch.autograd.Function):
         return u, jac
 
     @staticmethod
-    def backward(ctx, gu, gjac):  # type: ignore[override]
+    def backward(ctx, gu, gjac):
         scale, *params = ctx.saved_tensors
         acts = ctx.acts
         *layers, (h, dh) = ctx.layers
         n, d, w_last = dh.shape
-        grads: list[torch.Tensor] = [None] * len(params)  # type: ignore[list-item]
+        grads = [None] * len(params)
         wo = params[-2]
         gjt = gjac.transpose(1, 2)  # (N, d, c)
         c = gjt.shape[2]
@@ -390,8 +390,10 @@ class Siren(ActivationMLP):
         self.omega0 = w0
         with torch.no_grad():
             first = self.layers[0]
+            assert isinstance(first, nn.Linear)
             first.weight.uniform_(-1.0 / first.in_features, 1.0 / first.in_features)
             for layer in [*self.layers[1:], self.head]:
+                assert isinstance(layer, nn.Linear)
                 bound = math.sqrt(6.0 / layer.in_features) / cfg.hidden_omega0
                 layer.weight.uniform_(-bound, bound)
 
