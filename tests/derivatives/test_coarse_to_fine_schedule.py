@@ -113,3 +113,31 @@ def test_advection_restarts_the_ramp_each_step() -> None:
     assert eq.schedule.t == 0 and eq.field.n_active_levels == 4
     optimize(p, Budget(lr=1e-3, max_iters=3, rel_tol=0.0), gen)
     assert eq.field.n_active_levels == 5
+
+
+def test_lbfgs_fit_advances_the_schedule() -> None:
+    import torch
+
+    from insr.config import load_config
+    from insr.run import Run
+    from insr.stepper import Budget, optimize
+
+    cfg = load_config(
+        "advection1d",
+        sets=[
+            "representation.kind=hashgrid",
+            "representation.hashgrid.log2_hashmap_size=10",
+            "derivative.loss=coarse_to_fine",
+            "derivative.coarse_to_fine_interval=5",
+            "solver.time_scheme=midpoint",
+            "solver.samples=32",
+            "eval.resolution=33",
+        ],
+    )
+    eq = Run(cfg).equation
+    (p,) = eq.initial_problems()
+    b = Budget(lr=1.0, optimizer="lbfgs", max_iters=10, check_every=5, rel_tol=0.0)
+    res = optimize(p, b, torch.Generator().manual_seed(0))
+    # one call per loss evaluation, in chunks of check_every: levels follow the count
+    assert eq.schedule.t == res.iterations >= 5
+    assert eq.field.n_active_levels == min(16, 4 + res.iterations // 5)
