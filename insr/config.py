@@ -144,7 +144,7 @@ class DerivativeConfig:
     # coarse-to-fine (Neuralangelo), see insr/derivatives/coarse_to_fine.py
     coarse_to_fine_start_levels: int = opt(4, check=at_least(1), doc="levels active at first")
     coarse_to_fine_interval: int = opt(500, check=at_least(1), doc="steps/iterations per level")
-    coarse_to_fine_unit: Literal["steps", "iterations"] = opt("iterations")
+    coarse_to_fine_unit: Literal["steps", "iterations", "step_iterations"] = opt("iterations")
     coarse_to_fine_levels: int = opt(16, check=at_least(1), doc="virtual levels (MLP fields)")
     coarse_to_fine_h_start: float = opt(0.25, check=positive, doc="first h (MLP fields)")
     # remedies, see insr/equations/advection.py; weights in units of length^2, 0 = off
