@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from insr.case_table import CaseConfig
+from insr.derivatives import STRATEGIES
 from insr.equations import equation_names
 from insr.fields import REPRESENTATIONS, config_class, parse_settings
 from insr.schema import (  # noqa: F401 - re-exported for callers
@@ -490,8 +491,6 @@ def _representation(rep_raw: dict[str, Any]) -> RepresentationConfig:
 
 def build_config(raw: dict[str, Any]) -> RunConfig:
     """Validate a merged raw dict (above the presets it selects) into a :class:`RunConfig`."""
-    from insr.derivatives import STRATEGIES
-
     for key in raw:
         if key not in SECTIONS:
             raise ConfigError(
