@@ -15,6 +15,8 @@ Summary quantities (all read from the member logs, ``/metrics/<name>``):
 
 - ``wall_s``: sum of ``wall_seconds`` over the logged rows (step 0 included), seconds;
 - ``iters_per_step``: mean of ``iterations`` over rows with step >= 1; ``init_iters``: row 0;
+- ``verdict`` / ``verdict_from_step``: the log's ``fit_verdict`` / ``fit_verdict_from_step``
+  (:mod:`insr.verdict`; ``unknown`` for a member without a log or a truth);
 - ``field_max_error`` / ``field_rmse`` / ``gradient_rel_error_<s>`` / ``gradient_noise_<s>``:
   value at the last logged row (``_last``) and maximum over all rows (``_worst``),
   NaN rows ignored.
@@ -47,6 +49,7 @@ from insr.config import (
     upgrade_legacy,
 )
 from insr.errors import UsageError
+from insr.verdict import BAD, UNKNOWN, is_complete
 
 SweepKind = Literal["representations", "gradients"]
 MANIFEST = "sweep.json"
@@ -367,7 +370,7 @@ def member_work(task: Any, progress: Any) -> None:
     if not p.get("user_threads"):
         torch.set_num_threads(max(1, int(task.cpus)))
     total = int(p["steps"])
-    state = {"resumed_from": None}
+    state: dict[str, int | None] = {"resumed_from": None}
 
     def report(event: str, data: dict) -> None:
         if event == "done":
@@ -387,7 +390,7 @@ def member_work(task: Any, progress: Any) -> None:
     except Exception as e:  # noqa: BLE001 - a failing member must not stop the sweep
         reason = _first_line(e)
     status = log_status(run_dir) or "failed"
-    if reason and status in ("running", "complete") and not interrupted:
+    if reason and (status == "running" or is_complete(status)) and not interrupted:
         status = "failed"
     progress.end(
         status=status,
@@ -491,8 +494,9 @@ def run_sweep(
         run_dir = compare_dir / m.name
         if resume and (run_dir / "run.h5").exists():
             diff = stored_config_difference(run_dir, cfg)
-            if diff is None and log_status(run_dir) == "complete":
-                outcomes[m.name] = MemberOutcome(m.name, k, "complete", "skipped: already complete")
+            done = log_status(run_dir) or ""
+            if diff is None and is_complete(done):
+                outcomes[m.name] = MemberOutcome(m.name, k, done, "skipped: already complete")
                 continue
             if diff is not None:
                 notes[m.name] = f"re-run: stored config differs ({diff})"
@@ -652,8 +656,11 @@ def summarize(compare_dir: Path) -> list[dict[str, Any]]:
                 row["representation"] = str(a.get("representation", row["representation"]))
                 st = str(a.get("status", row["status"]))
                 row["status"] = st
-                if st == "complete" and m.get("status") not in ("complete", "pending"):
-                    row["reason"] = ""
+                if is_complete(st) and not is_complete(str(m.get("status", ""))):
+                    if m.get("status") != "pending":
+                        row["reason"] = ""
+                row["verdict"] = str(a.get("fit_verdict", UNKNOWN))
+                row["verdict_from_step"] = int(a.get("fit_verdict_from_step", -1))
                 row["n_params"] = int(a.get("n_params", 0))
                 row["rows"] = reader.n
                 met = reader.metrics()
@@ -683,6 +690,8 @@ def summary_columns(rows: list[dict[str, Any]]) -> list[str]:
         "member",
         "representation",
         "status",
+        "verdict",
+        "verdict_from_step",
         "reason",
         "n_params",
         "rows",
@@ -731,9 +740,10 @@ SEED_STATS = ("mean", "std", "min", "max")
 
 def seed_summary(compare_dir: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per member configuration that was run with several seeds (from
-    ``sweep.json``'s ``group``/``seed``): ``seeds`` (the complete ones), ``n`` and, for
-    every numeric error/cost column ``c`` of the complete members, ``c_mean``, ``c_std``
-    (sample standard deviation, ddof=1; NaN for one seed), ``c_min``, ``c_max``."""
+    ``sweep.json``'s ``group``/``seed``): ``seeds`` (the complete ones whose fit verdict is
+    not poor/failed), ``n`` and, for every numeric error/cost column ``c`` of those
+    members, ``c_mean``, ``c_std`` (sample standard deviation, ddof=1; NaN for one seed),
+    ``c_min``, ``c_max``."""
     manifest = read_manifest(Path(compare_dir))
     spec = {m["name"]: m for m in manifest["members"]}
     groups: dict[str, list[dict[str, Any]]] = {}
@@ -744,7 +754,11 @@ def seed_summary(compare_dir: Path, rows: list[dict[str, Any]]) -> list[dict[str
         groups.setdefault(m.get("group", r["member"]), []).append(r)
     out = []
     for g, members in groups.items():
-        done = [r for r in members if r.get("status") == "complete"]
+        done = [
+            r
+            for r in members
+            if is_complete(str(r.get("status", ""))) and r.get("verdict") not in BAD
+        ]
         row: dict[str, Any] = {
             "member": g,
             "representation": members[0].get("representation", "?"),
@@ -796,3 +810,13 @@ def strategies_in(rows: list[dict[str, Any]]) -> list[str]:
             if m and m.group(1) not in out:
                 out.append(m.group(1))
     return out
+
+
+def verdict_failures(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Members whose fit verdict is ``poor`` or ``failed`` (by verdict)."""
+    out: dict[str, list[str]] = {v: [] for v in BAD}
+    for r in rows:
+        v = r.get("verdict")
+        if v in out:
+            out[v].append(r["member"])
+    return {k: v for k, v in out.items() if v}
