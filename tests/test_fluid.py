@@ -69,7 +69,7 @@ def test_advection2d_rotation_exact_is_rotated_initial() -> None:
 
 
 def test_advection2d_run_writes_2d_log(tmp_path) -> None:
-    cfg = load_config("advection2d", sets=[*TINY[:8], "case.steps=1"])
+    cfg = load_config("advection2d", sets=[*TINY[:8], "case.steps=1", "run.on_poor_fit=continue"])
     res = execute(cfg, tmp_path / "r")
     with h5py.File(res.log_path) as f:
         assert f["field"].shape == (2, 9, 9, 1)
