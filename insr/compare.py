@@ -15,6 +15,8 @@ Summary quantities (all read from the member logs, ``/metrics/<name>``):
 
 - ``wall_s``: sum of ``wall_seconds`` over the logged rows (step 0 included), seconds;
 - ``iters_per_step``: mean of ``iterations`` over rows with step >= 1; ``init_iters``: row 0;
+- ``verdict`` / ``verdict_from_step``: the log's ``fit_verdict`` / ``fit_verdict_from_step``
+  (:mod:`insr.verdict`; ``unknown`` for a member without a log or a truth);
 - ``field_max_error`` / ``field_rmse`` / ``gradient_rel_error_<s>`` / ``gradient_noise_<s>``:
   value at the last logged row (``_last``) and maximum over all rows (``_worst``),
   NaN rows ignored.
@@ -55,6 +57,7 @@ from insr.fields import REPRESENTATIONS
 from insr.log import RunLogReader, open_readonly
 from insr.run import driver
 from insr.run.resume import plan_resume
+from insr.verdict import BAD, UNKNOWN, is_complete
 
 SweepKind = Literal["representations", "gradients"]
 MANIFEST = "sweep.json"
@@ -381,7 +384,7 @@ def member_work(task: Any, progress: Any) -> None:
     except Exception as e:  # noqa: BLE001 - a failing member must not stop the sweep
         reason = _first_line(e)
     status = log_status(run_dir) or "failed"
-    if reason and status in ("running", "complete") and not interrupted:
+    if reason and (status == "running" or is_complete(status)) and not interrupted:
         status = "failed"
     progress.end(
         status=status,
@@ -452,10 +455,9 @@ def _plan_member(
     run_dir = compare_dir / m.name
     if resume and (run_dir / "run.h5").exists():
         diff = stored_config_difference(run_dir, cfg)
-        if diff is None and log_status(run_dir) == "complete":
-            plan.outcomes[m.name] = MemberOutcome(
-                m.name, k, "complete", "skipped: already complete"
-            )
+        done = log_status(run_dir) or ""
+        if diff is None and is_complete(done):
+            plan.outcomes[m.name] = MemberOutcome(m.name, k, done, "skipped: already complete")
             return
         if diff is not None:
             plan.notes[m.name] = f"re-run: stored config differs ({diff})"
@@ -683,8 +685,16 @@ def summarize(compare_dir: Path) -> list[dict[str, Any]]:
                 row["representation"] = str(a.get("representation", row["representation"]))
                 st = str(a.get("status", row["status"]))
                 row["status"] = st
-                if st == "complete" and m.get("status") not in ("complete", "pending"):
-                    row["reason"] = ""
+                if is_complete(st) and not is_complete(str(m.get("status", ""))):
+                    if m.get("status") != "pending":
+                        row["reason"] = ""
+                row["verdict"] = str(a.get("fit_verdict", UNKNOWN))
+                row["verdict_from_step"] = int(a.get("fit_verdict_from_step", -1))
+                try:  # "continue": the member was told to accept a poor fit
+                    accept = reader.config.get("run", {}).get("on_poor_fit") == "continue"
+                except (KeyError, ValueError, AttributeError):
+                    accept = False
+                row["accepts_poor_fit"] = bool(accept)
                 row["n_params"] = int(a.get("n_params", 0))
                 row["rows"] = reader.n
                 met = reader.metrics()
@@ -714,6 +724,8 @@ def summary_columns(rows: list[dict[str, Any]]) -> list[str]:
         "member",
         "representation",
         "status",
+        "verdict",
+        "verdict_from_step",
         "reason",
         "n_params",
         "rows",
@@ -761,9 +773,10 @@ SEED_STATS = ("mean", "std", "min", "max")
 
 def seed_summary(compare_dir: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per member configuration that was run with several seeds (from
-    ``sweep.json``'s ``group``/``seed``): ``seeds`` (the complete ones), ``n`` and, for
-    every numeric error/cost column ``c`` of the complete members, ``c_mean``, ``c_std``
-    (sample standard deviation, ddof=1; NaN for one seed), ``c_min``, ``c_max``."""
+    ``sweep.json``'s ``group``/``seed``): ``seeds`` (the complete ones whose fit verdict is
+    not poor/failed), ``n`` and, for every numeric error/cost column ``c`` of those
+    members, ``c_mean``, ``c_std`` (sample standard deviation, ddof=1; NaN for one seed),
+    ``c_min``, ``c_max``."""
     manifest = read_manifest(Path(compare_dir))
     spec = {m["name"]: m for m in manifest["members"]}
     groups: dict[str, list[dict[str, Any]]] = {}
@@ -774,7 +787,11 @@ def seed_summary(compare_dir: Path, rows: list[dict[str, Any]]) -> list[dict[str
         groups.setdefault(m.get("group", r["member"]), []).append(r)
     out = []
     for g, members in groups.items():
-        done = [r for r in members if r.get("status") == "complete"]
+        done = [
+            r
+            for r in members
+            if is_complete(str(r.get("status", ""))) and r.get("verdict") not in BAD
+        ]
         row: dict[str, Any] = {
             "member": g,
             "representation": members[0].get("representation", "?"),
@@ -826,3 +843,15 @@ def strategies_in(rows: list[dict[str, Any]]) -> list[str]:
             if m and m.group(1) not in out:
                 out.append(m.group(1))
     return out
+
+
+def verdict_failures(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Members whose fit verdict is ``poor`` or ``failed`` (by verdict), leaving out those
+    run with ``run.on_poor_fit = "continue"`` (they accepted a poor fit: the verdict is
+    still shown, but does not fail the sweep)."""
+    out: dict[str, list[str]] = {v: [] for v in BAD}
+    for r in rows:
+        v = r.get("verdict")
+        if v in out and not r.get("accepts_poor_fit"):
+            out[v].append(r["member"])
+    return {k: v for k, v in out.items() if v}

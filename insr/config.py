@@ -76,6 +76,7 @@ BUDGET_KEYS = (
     "abs_tol",
     "lr_decay",
     "lr_decays",
+    "lbfgs_lr",
 )
 
 
@@ -85,13 +86,14 @@ class InitConfig:
     and stopping rule as the per-step budget in ``[solver]``, own defaults)."""
 
     optimizer: Literal["adam", "lbfgs", "adam+lbfgs"] = opt("adam")
-    lr: float = opt(1e-3, check=positive, doc="learning rate of the step-0 fit")
+    lr: float = opt(1e-3, check=positive, doc="Adam learning rate of the step-0 fit")
     max_iters: int = opt(5000, check=at_least(1))
     min_iters: int = opt(0, check=at_least(0))
     rel_tol: float = opt(1e-3, check=at_least(0.0))
     abs_tol: float = opt(0.0, check=at_least(0.0))
     lr_decay: float = opt(1.0, check=in_range(1e-6, 1.0))
     lr_decays: int = opt(0, check=at_least(0))
+    lbfgs_lr: float = opt(1.0, check=positive, doc="L-BFGS step scale of the step-0 fit")
 
 
 @dataclass
@@ -113,7 +115,10 @@ class SolverConfig:
         doc="advection: midpoint rule (2nd order), Pade(2,2) (4th order), or auto (pade4 "
         "where the loss strategy and field allow it, else midpoint)",
     )
-    lr: float = opt(1e-3, check=positive, doc="learning rate of each step")
+    lr: float = opt(1e-3, check=positive, doc="Adam learning rate of each step")
+    lbfgs_lr: float = opt(
+        1.0, check=positive, doc="L-BFGS step scale (torch LBFGS lr: first line-search trial)"
+    )
     lr_decay: float = opt(1.0, check=in_range(1e-6, 1.0), doc="lr factor on a stall")
     lr_decays: int = opt(0, check=at_least(0), doc="stalls that decay lr before stopping")
     min_iters: int = opt(0, check=at_least(0))
@@ -183,6 +188,10 @@ class RunSection:
     threads: int = opt(0, check=at_least(0), doc="torch threads; 0 = all cores")
     compile: bool = opt(False, doc="torch.compile the closed-form MLP sweep (slow start)")
     name: str = opt("", doc="run name; default '<representation>-<timestamp>'")
+    on_poor_fit: Literal["stop", "continue"] = opt(
+        "stop",
+        doc="a failed step-0 fit (insr/verdict.py) stops the run; 'continue' runs on anyway",
+    )
     presets: list[str] = opt([], doc="(recorded) preset layers applied, lowest first")
 
 
@@ -508,6 +517,9 @@ def build_config(raw: dict[str, Any]) -> RunConfig:
                 f"unknown derivative strategy '{s}'{suggest(s, STRATEGIES)}; "
                 f"allowed: {', '.join(STRATEGIES)}"
             )
+    from insr.knobs import check_effective
+
+    check_effective(cfg)  # no silent knobs: a key set where it acts on nothing is refused
     return cfg
 
 

@@ -3,7 +3,8 @@
 Layout (schema :data:`SCHEMA`)::
 
     /                     attrs: schema, insr_version, case, representation, config (JSON),
-                                 created, completed_steps, status, dim, channels, n_params
+                                 created, completed_steps, status, dim, channels, n_params,
+                                 fit_verdict, fit_verdict_from_step (insr/verdict.py)
     /grid/x, /grid/y, /grid/z    evaluation grid axes (nodal, box faces included)
     /step   (S,)  int     time-step index of each row (row 0 = step 0 = initial fit)
     /time   (S,)  float   t = step * dt
@@ -11,7 +12,8 @@ Layout (schema :data:`SCHEMA`)::
     /gradient/<strategy>  (S, *grid, c, d)   d u_i / d x_j by each logged strategy
     /exact/field, /exact/gradient            when the case has an exact solution
     /metrics/<name> (S,)  field_rmse, field_max_error, gradient_rel_error_<s>,
-                          gradient_noise_<s>, loss, iterations, wall_seconds, ...
+                          gradient_noise_<s>, fit_error, fit_verdict, loss, iterations,
+                          wall_seconds, ...
     /<other>/...          equation-specific arrays (e.g. /fluid/pressure)
     /checkpoint           latest weights + RNG states for --resume (attrs: meta JSON, complete)
     /x, /y, /channel      netCDF-4 coordinate variables (dimension scales) of the root group;
@@ -124,6 +126,15 @@ VARIABLE_DOCS: dict[str, tuple[str | None, str]] = {
     "metrics/iterations": ("1", "optimizer iterations of the step, all sub-problems"),
     "metrics/iterations_<k>": ("1", "optimizer iterations of sub-problem <k> (NaN: not run)"),
     "metrics/wall_seconds": ("s", "wall-clock seconds of the step's optimization"),
+    "metrics/fit_error": (
+        "1",
+        "max |u - u*| / max |u*| over the evaluation grid (insr/verdict.py)",
+    ),
+    "metrics/fit_verdict": (
+        "1",
+        "fit verdict of the step from fit_error: 0 = ok, 1 = poor, 2 = failed "
+        "(thresholds in insr/verdict.py; NaN: no truth at this step)",
+    ),
     "metrics/retries": ("1", "retries of the step after a divergence (--on-diverge retry)"),
     "metrics/kinetic_energy": (f"{LENGTH}^4 / {TIME}^2", "1/2 integral |u|^2 dA (trapezoid)"),
     "metrics/enstrophy": (f"{LENGTH}^2 / {TIME}^2", "1/2 integral vorticity^2 dA (trapezoid)"),
@@ -290,8 +301,14 @@ class RunLogWriter:
         with contextlib.suppress(Exception):  # non-sec2 drivers have no plain fd
             os.fsync(self.h5.id.get_vfd_handle())
 
-    def append(self, arrays: dict[str, np.ndarray], metrics: dict[str, float]) -> None:
-        """Write one row (all arrays and metrics), flush, then advance completed_steps.
+    def append(
+        self,
+        arrays: dict[str, np.ndarray],
+        metrics: dict[str, float],
+        attrs: dict[str, Any] | None = None,
+    ) -> None:
+        """Write one row (all arrays and metrics) and root ``attrs``, flush, then advance
+        completed_steps.
 
         Every per-step dataset gets the row: one not in ``arrays``/``metrics`` this time is
         padded with its fill value (NaN for floats), so all have one row per logged step.
@@ -309,6 +326,8 @@ class RunLogWriter:
                 if ds.shape[0] < row + 1:
                     ds.resize(row + 1, axis=0)
                 ds[row] = value
+            for k, v in (attrs or {}).items():
+                self.h5.attrs[k] = v
             for ds in self.per_step:  # group coordinate copies, datasets absent this row
                 if ds.shape[0] < row + 1:
                     ds.resize(row + 1, axis=0)

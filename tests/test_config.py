@@ -25,9 +25,9 @@ def test_defaults_and_case_merge():
 def test_set_overrides_land_in_config():
     cfg = load_config(
         "advection1d",
-        sets=["solver.lr=0.005", "representation.siren.omega0=12.5", "case.steps=3"],
+        sets=["solver.lbfgs_lr=0.5", "representation.siren.omega0=12.5", "case.steps=3"],
     )
-    assert cfg.solver.lr == 0.005
+    assert cfg.solver.lbfgs_lr == 0.5
     assert cfg.representation.params["omega0"] == 12.5
     assert cfg.case.steps == 3
     stored = cfg.as_dict()
@@ -95,8 +95,8 @@ def fresh_warnings():
 
 
 def test_solver_init_is_a_nested_budget():
-    cfg = load_config("advection1d", sets=["solver.init.lr=0.02", "solver.init.max_iters=7"])
-    assert cfg.solver.init.lr == 0.02 and cfg.solver.init.max_iters == 7
+    cfg = load_config("advection1d", sets=["solver.init.lbfgs_lr=0.02", "solver.init.max_iters=7"])
+    assert cfg.solver.init.lbfgs_lr == 0.02 and cfg.solver.init.max_iters == 7
     assert cfg.solver.init.optimizer == load_config("advection1d").solver.init.optimizer
     assert not any(k.startswith("init_") for k in cfg.as_dict()["solver"])
 
@@ -104,23 +104,23 @@ def test_solver_init_is_a_nested_budget():
 def test_budgets_read_solver_and_solver_init():
     from insr.run import Run
 
-    sets = ["solver.init.lr=0.02", "solver.init.optimizer=lbfgs", "solver.init.max_iters=40"]
+    sets = ["solver.init.lbfgs_lr=0.02", "solver.init.optimizer=lbfgs", "solver.init.max_iters=40"]
     sets += ["solver.init.min_iters=4", "solver.lr=0.003", "solver.optimizer=adam"]
     sets += ["solver.max_iters=75", "solver.check_every=5"]
     cfg = load_config("advection1d", sets=sets)
     init, step = Run.budgets(type("R", (), {"cfg": cfg})())
-    assert (init.lr, init.optimizer, init.max_iters, init.min_iters) == (0.02, "lbfgs", 40, 4)
+    assert (init.lbfgs_lr, init.optimizer, init.max_iters, init.min_iters) == (0.02, "lbfgs", 40, 4)
     assert (step.lr, step.optimizer, step.max_iters) == (0.003, "adam", 75)
     assert init.check_every == step.check_every == 5  # shared keys
 
 
 def test_flat_init_keys_in_set_map_to_solver_init_with_a_warning(capsys, fresh_warnings):
-    cfg = load_config("advection1d", sets=["solver.init_max_iters=7", "solver.init_lr=0.5"])
-    assert cfg.solver.init.max_iters == 7 and cfg.solver.init.lr == 0.5
+    cfg = load_config("advection1d", sets=["solver.init_max_iters=7", "solver.init_rel_tol=0.5"])
+    assert cfg.solver.init.max_iters == 7 and cfg.solver.init.rel_tol == 0.5
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2
     assert "solver.init_max_iters is deprecated, use solver.init.max_iters" in err[0]
-    assert "solver.init_lr is deprecated, use solver.init.lr" in err[1]
+    assert "solver.init_rel_tol is deprecated, use solver.init.rel_tol" in err[1]
 
 
 def test_flat_init_keys_in_toml_map_to_solver_init_with_a_warning(tmp_path, capsys, fresh_warnings):

@@ -150,7 +150,14 @@ def user_errors() -> Iterator[None]:
 
 
 RESUME_HELP = "Continue the run in CASE (a run directory) or in --out from its last completed step."
-ON_DIVERGE_HELP = "On NaN/inf: 'stop', or 'retry' the step with half the learning rate (3 tries)."
+ON_DIVERGE_HELP = (
+    "On NaN/inf: 'stop', or 'retry' the step with half the optimizer's step size "
+    "(Adam: solver.lr, L-BFGS: solver.lbfgs_lr; 3 tries)."
+)
+ON_POOR_FIT_HELP = (
+    "A failed step-0 fit (README 'Fit verdicts'): 'stop' (default) or 'continue' "
+    "(= --set run.on_poor_fit=continue)."
+)
 SetOpt = Annotated[
     Optional[list[str]],  # noqa: UP045 - typer needs Optional here
     typer.Option(

@@ -43,6 +43,7 @@ def _summary_tables(rows: list[dict], title: str) -> tuple[Table, Table]:
     cost.add_column("member", no_wrap=True)
     cost.add_column("repr", no_wrap=True)
     cost.add_column("status", no_wrap=True)
+    cost.add_column("verdict", no_wrap=True)
     for col in ("params", "rows", "wall s", "init it", "it/step"):
         cost.add_column(col, justify="right")
     acc = Table(
@@ -66,13 +67,19 @@ def _summary_tables(rows: list[dict], title: str) -> tuple[Table, Table]:
             return "-"
         return f"{_fmt(r[f'{key}_last'])}\n{_fmt(r[f'{key}_worst'])}"
 
+    from insr.verdict import is_complete
+
     for r in rows:
-        st = r["status"]
+        st, v = r["status"], str(r.get("verdict", "-"))
         style = "green" if st == "complete" else "yellow" if st == "unavailable" else "red"
+        v_style = {"ok": "green", "poor": "yellow", "failed": "red"}.get(v, "dim")
+        if is_complete(st) and st != "complete":
+            style = v_style
         cost.add_row(
             r["member"],
             str(r.get("representation", "?")),
             f"[{style}]{st}[/]",
+            f"[{v_style}]{v}[/]",
             num(r, "n_params"),
             num(r, "rows"),
             num(r, "wall_s"),
@@ -167,6 +174,7 @@ def _print_results(kind: str, case_name: str, compare_dir: Path, wall: float) ->
     """Summary tables, files written, and a RunFailure when a member did not complete."""
     from insr import compare as cmp
     from insr.render import make_figures
+    from insr.verdict import is_complete
 
     rows = cmp.summarize(compare_dir)
     csv_path, json_path = cmp.write_summary(compare_dir, rows)
@@ -179,14 +187,24 @@ def _print_results(kind: str, case_name: str, compare_dir: Path, wall: float) ->
         console.print(_seed_table(seed_rows))
     for p in (csv_path, json_path, *([seed_path] if seed_path else []), *figs):
         console.print(f"wrote {p}", highlight=False)
-    bad = [r["member"] for r in rows if r["status"] not in ("complete", "unavailable")]
+    bad = [
+        r["member"] for r in rows if not is_complete(r["status"]) and r["status"] != "unavailable"
+    ]
+    problems = []
     if bad:
         more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
+        problems.append(f"{len(bad)} member(s) did not complete: {', '.join(bad[:3])}{more}")
+    for verdict, names in cmp.verdict_failures(rows).items():
+        if verdict == "failed":
+            names = [n for n in names if n not in bad]
+        if names:
+            problems.append(f"{verdict} fit verdict: {', '.join(names)}")
+    if problems:
         raise RunFailure(
-            f"{len(bad)} member(s) of the sweep did not complete: "
-            f"{', '.join(bad[:3])}{more}; see the table above and {cmp.MANIFEST}"
+            f"sweep: {'; '.join(problems)}; their numbers do not measure a fitted field "
+            f"(README 'Fit verdicts'); see the table above and {cmp.MANIFEST}"
         )
-    if not any(r["status"] == "complete" for r in rows):
+    if not any(is_complete(r["status"]) for r in rows):
         raise RunFailure("no member of the sweep completed")
 
 

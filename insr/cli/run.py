@@ -11,6 +11,7 @@ from rich.table import Table
 
 from insr.cli.app import (
     ON_DIVERGE_HELP,
+    ON_POOR_FIT_HELP,
     RESUME_HELP,
     ConfigOpt,
     Flag,
@@ -27,6 +28,11 @@ from insr.cli.progress import RunProgress
 class OnDiverge(StrEnum):
     stop = "stop"
     retry = "retry"
+
+
+class OnPoorFit(StrEnum):
+    stop = "stop"
+    continue_ = "continue"
 
 
 @app.command()
@@ -55,6 +61,9 @@ def run(
     on_diverge_: Annotated[
         OnDiverge, typer.Option("--on-diverge", help=ON_DIVERGE_HELP)
     ] = OnDiverge.stop,
+    on_poor_fit: Annotated[
+        OnPoorFit | None, typer.Option("--on-poor-fit", help=ON_POOR_FIT_HELP)
+    ] = None,
     tcmalloc: Annotated[
         bool, Flag("--tcmalloc", help="Re-run under the tcmalloc allocator (LD_PRELOAD).")
     ] = False,
@@ -70,10 +79,13 @@ def run(
 
             reexec_with_tcmalloc()
         check_on_diverge(on_diverge)
+        set_ = list(set_ or [])
+        if on_poor_fit is not None:
+            set_.append(f"run.on_poor_fit={on_poor_fit.value}")
         if resume:
             _resume_run(case, out, config, set_, steps, name, overwrite, quiet, on_diverge)
             return
-        sets = list(set_ or [])
+        sets = list(set_)
         if steps is not None:
             sets.append(f"case.steps={steps}")
         if name is not None:
@@ -89,6 +101,17 @@ def run(
 
 
 def _print_run_summary(result, quiet: bool) -> None:
+    v = result.verdict
+    if v.bad:
+        from insr.verdict import describe
+
+        err = result_fit_error(result)
+        what = f"; {describe(v.from_step, err)}" if err is not None else ""
+        err_console.print(
+            f"[yellow]warning: {v.verdict} fit from step {v.from_step}{what}: the run's "
+            "errors measure a field that did not follow the truth (README 'Fit verdicts')[/]",
+            highlight=False,
+        )
     if quiet:
         console.print(str(result.log_path), highlight=False)
         return
@@ -96,11 +119,24 @@ def _print_run_summary(result, quiet: bool) -> None:
     table.add_column("quantity")
     table.add_column("value", justify="right")
     table.add_row("completed rows", str(result.completed_steps))
+    table.add_row("fit verdict", v.verdict)
     table.add_row("wall time (s)", f"{result.seconds:.1f}")
     for k, v in result.last_metrics.items():
         table.add_row(f"last step: {k}", _fmt(v))
     console.print(table)
     console.print(f"log: {result.log_path}", highlight=False, soft_wrap=True)
+
+
+def result_fit_error(result) -> float | None:
+    """The fit error of the first step that was not ok (read back from the log)."""
+    from insr.log import RunLogReader
+
+    with RunLogReader(result.log_path) as log:
+        if not log.has("metrics/fit_error"):
+            return None
+        steps = log.series("step")
+        hits = [i for i, s in enumerate(steps) if int(s) == result.verdict.from_step]
+        return float(log.row("metrics/fit_error", hits[0])) if hits else None
 
 
 @app.command()
@@ -120,6 +156,8 @@ def info(run_path: Annotated[Path, typer.Argument(help="Run directory or run.h5 
             "representation",
             "n_params",
             "status",
+            "fit_verdict",
+            "fit_verdict_from_step",
             "completed_steps",
             "schema",
             "insr_version",
@@ -181,9 +219,10 @@ def _notes(progress: RunProgress):
 
     def report(event: str, data: dict) -> None:
         if event == "retry":
+            knobs = " and ".join(data.get("knobs", ["solver.lr"]))
             err_console.print(
                 f"[yellow]step {data['step']} diverged ({data['name']}); retry {data['attempt']} "
-                f"with learning rate x{data['lr_scale']:g}[/]",
+                f"with {knobs} x{data['lr_scale']:g}[/]",
                 highlight=False,
             )
         progress(event, data)

@@ -43,6 +43,7 @@ from insr.equations.base import (
     FieldSpec,
     Numerics,
     PerSampleSet,
+    SettingError,
     SubProblem,
     frozen_copy,
     uniform_sampler,
@@ -108,6 +109,25 @@ def laplacian(f: Field, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, to
     return p, jac[:, 0, :], lap[:, 0]
 
 
+def refuse_inert_numerics(n: Numerics) -> None:
+    """The Euler step has its own time scheme (advection by back-tracing, then projection),
+    fits no Sobolev term and penalizes walls by its own settings: refuse the shared
+    numerics that would do nothing here."""
+    if n.time_scheme not in ("midpoint", "auto"):
+        raise SettingError(
+            f"{{time_scheme}} = {n.time_scheme!r} has no effect on the Euler equations "
+            "(semi-Lagrangian advection + projection; extra.fluid.backtrace sets it)"
+        )
+    for name in ("sobolev_weight", "gradient_supervision"):
+        if getattr(n, name) != 0.0:
+            raise SettingError(f"{{{name}}} has no effect on the Euler equations: set it to 0")
+    if n.loss_strategy == "coarse_to_fine":
+        raise SettingError(
+            "{loss_strategy} = 'coarse_to_fine' has no schedule on the Euler equations; "
+            "use 'fd' (with {h}) instead"
+        )
+
+
 class Fluid:
     """The three-sub-problem Euler step (see module docstring)."""
 
@@ -119,6 +139,7 @@ class Fluid:
         numerics: Numerics | None = None,
     ) -> None:
         n = numerics if numerics is not None else Numerics()
+        refuse_inert_numerics(n)
         self.case = case
         self.u = fields["u"]
         self.p = fields["p"]

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from insr import verdict as fit
 from insr.config import RunConfig
 from insr.errors import RunFailure, RunInterrupted, UsageError
 from insr.log import LogWriteError, RunLogWriter
@@ -33,10 +34,32 @@ from insr.stepper import Diverged
 Reporter = Callable[[str, dict], None]
 MAX_RETRIES = 3
 ON_DIVERGE = ("stop", "retry")
-LIKELY_CAUSES = (
-    "likely causes: dt too large (case.dt), learning rate too high (solver.lr), "
-    "or too high a frequency (representation omega0)"
-)
+
+
+def step_size_knobs(cfg: RunConfig, step: int) -> list[str]:
+    """The keys that set the step size of the optimizer that runs step ``step`` (what a
+    divergence retry halves): ``lr`` for Adam, ``lbfgs_lr`` for L-BFGS, both for adam+lbfgs."""
+    prefix = "solver.init" if step == 0 else "solver"
+    opt = cfg.solver.init.optimizer if step == 0 else cfg.solver.optimizer
+    keys = {"adam": ["lr"], "lbfgs": ["lbfgs_lr"], "adam+lbfgs": ["lr", "lbfgs_lr"]}[opt]
+    return [f"{prefix}.{k}" for k in keys]
+
+
+def likely_causes(cfg: RunConfig, step: int) -> str:
+    knobs = " / ".join(step_size_knobs(cfg, step))
+    return (
+        f"likely causes: dt too large (case.dt), too large an optimizer step ({knobs}), "
+        "or too high a frequency (representation omega0)"
+    )
+
+
+class FitFailed(RunFailure):
+    """The fit of the initial condition missed by more than the ``failed`` threshold
+    (:mod:`insr.verdict`) and ``run.on_poor_fit`` is ``stop``."""
+
+    def __init__(self, step: int, error: float, advice: str) -> None:
+        self.step, self.error = step, error
+        super().__init__(f"{fit.describe(step, error)}: the fit failed; {advice}")
 
 
 @dataclass
@@ -47,6 +70,7 @@ class RunResult:
     completed_steps: int
     seconds: float
     last_metrics: dict[str, float] = field(default_factory=dict)
+    verdict: fit.RunVerdict = field(default_factory=lambda: fit.RunVerdict(fit.UNKNOWN, -1))
 
 
 def check_on_diverge(mode: str) -> None:
@@ -93,9 +117,12 @@ def execute(
     """Run ``cfg`` into ``run_dir/run.h5``; the log is valid after every step.
 
     ``on_diverge``: "stop" (default) ends the run at the first NaN/inf loss or field;
-    "retry" restores the step's starting state and retries it with half the learning
-    rate, up to :data:`MAX_RETRIES` times. ``representation.kind = "grid"`` steps the
-    equation's classical grid baseline instead and writes the same log.
+    "retry" restores the step's starting state and retries it with half the step size of
+    the optimizer in use (:func:`step_size_knobs`), up to :data:`MAX_RETRIES` times.
+    Every logged step with a truth gets a fit verdict (:mod:`insr.verdict`); a failed
+    step-0 fit stops the run unless ``run.on_poor_fit = "continue"``.
+    ``representation.kind = "grid"`` steps the equation's classical grid baseline instead
+    and writes the same log.
     """
     check_on_diverge(on_diverge)
     run = Run(cfg)
@@ -181,6 +208,7 @@ class _Loop:
         self.guard = SignalGuard()
         self.saved = -1  # last step whose checkpoint is on disk
         self.last: dict[str, float] = {}
+        self.verdicts: list[tuple[int, float]] = logged_verdicts(writer)  # (step, code)
 
     def step(self, step: int) -> None:
         """Advance (with retries), then write the row (if logged) and the checkpoint."""
@@ -199,18 +227,34 @@ class _Loop:
             except Diverged as e:
                 raise Diverged(step, e.name, e.loss) from None
             metrics.update(m)
+            if "exact/field" in arrays:
+                err = fit.fit_error(arrays["field"], arrays["exact/field"])
+                metrics["fit_error"] = err
+                metrics["fit_verdict"] = fit.code(fit.step_verdict(step, err))
             arrays["step"] = np.asarray(step, dtype=np.int64)
             arrays["time"] = np.asarray(t, dtype=np.float64)
+        attrs: dict[str, Any] = {}
+        if "fit_verdict" in metrics:
+            attrs = fit.run_verdict([*self.verdicts, (step, metrics["fit_verdict"])]).attrs()
         # row first, then checkpoint: a crash between them leaves a row past the
         # checkpoint, which --resume drops and recomputes (identically)
         with self.guard.critical():
             if logged:
-                self.writer.append(arrays, metrics)
+                self.writer.append(arrays, metrics, attrs=attrs)
             self.writer.save_checkpoint(self.run.solver.state(), {"step": step, "t": t})
             self.saved = step
+        if "fit_verdict" in metrics:
+            self.verdicts.append((step, metrics["fit_verdict"]))
         self.last = metrics
         if self.report is not None:
             self.report("done", {"step": step, "metrics": metrics})
+        if (
+            "fit_verdict" in metrics
+            and step == 0
+            and fit.name(metrics["fit_verdict"]) == fit.FAILED
+            and cfg.run.on_poor_fit == "stop"
+        ):
+            raise FitFailed(step, metrics["fit_error"], fit_advice(cfg))
 
     def _advance(self, step: int) -> tuple[dict[str, float], int]:
         solver, dt = self.run.solver, self.run.cfg.case.dt
@@ -225,7 +269,8 @@ class _Loop:
                 solver.load_state(start)
                 if self.report is not None:
                     info = {"step": step, "attempt": attempt + 1, "lr_scale": scale / 2}
-                    self.report("retry", {**info, "name": e.name})
+                    knobs = step_size_knobs(self.run.cfg, step)
+                    self.report("retry", {**info, "name": e.name, "knobs": knobs})
         raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -247,9 +292,31 @@ def drive(
             raise
         raise err from None
     n = writer.completed_steps
-    writer.close("complete")
-    return RunResult(
-        writer.path.parent, writer.path, "complete", n, time.perf_counter() - t_start, loop.last
+    verdict = fit.run_verdict(loop.verdicts)
+    status = verdict.status()
+    writer.close(status)
+    seconds = time.perf_counter() - t_start
+    return RunResult(writer.path.parent, writer.path, status, n, seconds, loop.last, verdict)
+
+
+def logged_verdicts(writer: RunLogWriter) -> list[tuple[int, float]]:
+    """``(step, verdict code)`` of the rows already in the log (a resumed run)."""
+    n = writer.completed_steps
+    if not n or "metrics/fit_verdict" not in writer.h5:
+        return []
+    steps = writer.h5["step"][:n]
+    codes = writer.h5["metrics/fit_verdict"][:n]
+    return [(int(s), float(c)) for s, c in zip(steps, codes, strict=True)]
+
+
+def fit_advice(cfg: RunConfig) -> str:
+    """What to try after a failed step-0 fit (one clause, names the knobs)."""
+    init = cfg.solver.init
+    lr = " / ".join(step_size_knobs(cfg, 0))
+    return (
+        f"try a larger step-0 budget (solver.init.max_iters, now {init.max_iters}), another "
+        f"step size ({lr}) or another size of representation.{cfg.representation.kind}, "
+        "or run on anyway with --on-poor-fit continue (run.on_poor_fit = 'continue')"
     )
 
 
@@ -257,17 +324,26 @@ def _closed(loop: _Loop, e: BaseException) -> BaseException:
     """Close the log with the status that ``e`` means; the error to raise instead."""
     writer, run_dir = loop.writer, loop.writer.path.parent
     n, step = writer.completed_steps, loop.saved + 1
+    if isinstance(e, FitFailed):
+        status = f"failed fit at step {e.step}"
+        writer.close(status)
+        return RunFailure(f"{e}; the log keeps its {n} completed rows (status '{status}')")
     if isinstance(e, Diverged):
         writer.close(f"diverged at step {e.step}")
+        cfg = loop.run.cfg
+        knobs = step_size_knobs(cfg, e.step)
         tried = (
-            f" (and after {MAX_RETRIES} retries with halved learning rate)" if loop.retry else ""
+            f" (and after {MAX_RETRIES} retries with halved {' and '.join(knobs)})"
+            if loop.retry
+            else ""
         )
         err = Diverged(e.step, e.name, e.loss)
         err.args = (
             f"diverged at step {e.step} ({e.name}: loss = {e.loss}){tried}; the log keeps its "
-            f"{n} completed rows (status 'diverged at step {e.step}'); {LIKELY_CAUSES}; "
+            f"{n} completed rows (status 'diverged at step {e.step}'); "
+            f"{likely_causes(cfg, e.step)}; "
             f"{'' if tried else 'try --on-diverge retry, or '}lower them and continue: "
-            f"{resume_hint(run_dir)} --set solver.lr=...",
+            f"{resume_hint(run_dir)} --set {knobs[0]}=...",
         )
         return err
     if isinstance(e, KeyboardInterrupt):

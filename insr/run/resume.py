@@ -12,9 +12,10 @@ import numpy as np
 from insr.config import RunConfig, apply_sets, build_config
 from insr.errors import UsageError
 from insr.log import RunLogReader, checkpoint, resolve_log_path
+from insr.verdict import is_complete
 
 # keys a resumed run may change: they alter neither the log's shape nor its meaning
-RESUMABLE_OVERRIDES = ("solver.", "run.threads", "case.steps")
+RESUMABLE_OVERRIDES = ("solver.", "run.threads", "run.on_poor_fit", "case.steps")
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -54,7 +55,7 @@ def _check_overrides(before: dict[str, Any], after: dict[str, Any]) -> None:
         if before.get(key) != after.get(key) and not key.startswith(RESUMABLE_OVERRIDES):
             raise UsageError(
                 f"{key} cannot change on --resume (stored {before.get(key)!r}, given "
-                f"{after.get(key)!r}); allowed: solver.*, run.threads, case.steps"
+                f"{after.get(key)!r}); allowed: solver.*, run.threads, run.on_poor_fit, case.steps"
             )
 
 
@@ -77,7 +78,7 @@ def plan_resume(target: str | Path, sets: list[str] | None = None) -> ResumePlan
     _check_overrides(before, _flatten(cfg.as_dict()))
     ck = checkpoint(path)
     last_step = -1 if ck is None else int(ck[1]["step"])
-    if status == "complete" and last_step >= cfg.case.steps:
+    if is_complete(status) and last_step >= cfg.case.steps:
         raise UsageError(
             f"{path} is already complete ({last_step} of {cfg.case.steps} steps); nothing to "
             "resume (use --steps N to extend it)"

@@ -35,7 +35,8 @@ class Solver(Protocol):
     def advance(
         self, step: int, dt: float, *, lr_scale: float = 1.0, report: Reporter | None = None
     ) -> dict[str, float]:
-        """Solve step ``step`` (0: the initial condition); returns its cost metrics."""
+        """Solve step ``step`` (0: the initial condition); returns its cost metrics.
+        ``lr_scale`` multiplies the step size of the optimizer in use (a retry)."""
         ...
 
     def evaluate(self, t: float) -> dict[str, np.ndarray]:
@@ -74,6 +75,14 @@ def step_cost(losses: dict[str, float], iterations: dict[str, int], seconds: flo
     return out
 
 
+def scaled(budget: Budget, factor: float) -> Budget:
+    """``budget`` with the step sizes of both optimizers (Adam ``lr``, L-BFGS ``lbfgs_lr``)
+    multiplied by ``factor`` (a divergence retry)."""
+    if factor == 1.0:
+        return budget
+    return dataclasses.replace(budget, lr=budget.lr * factor, lbfgs_lr=budget.lbfgs_lr * factor)
+
+
 class NeuralSolver:
     """An equation's fields, advanced by the stepper's warm-started optimizations."""
 
@@ -107,8 +116,8 @@ class NeuralSolver:
             self.equation,
             step=step,
             dt=dt,
-            init_budget=dataclasses.replace(self.init_budget, lr=self.init_budget.lr * lr_scale),
-            step_budget=dataclasses.replace(self.step_budget, lr=self.step_budget.lr * lr_scale),
+            init_budget=scaled(self.init_budget, lr_scale),
+            step_budget=scaled(self.step_budget, lr_scale),
             gen=self.gen,
             report=report,
             substeps=self.substeps,

@@ -12,6 +12,7 @@ from insr.cli import app
 from insr.cli import run as cli_run
 from insr.cli.app import console
 from insr.cli.progress import RunProgress, gradient_error_note
+from insr.verdict import RunVerdict
 
 
 @dataclass
@@ -21,6 +22,7 @@ class _Result:
     completed_steps: int = 3
     seconds: float = 1.5
     last_metrics: dict = field(default_factory=lambda: {"field_max_error": 1e-3})
+    verdict: RunVerdict = field(default_factory=lambda: RunVerdict("ok", -1))
 
 
 def test_summary_prints_the_log_path_on_its_own_line_untruncated():

@@ -46,7 +46,7 @@ def _run(tmp_path, *extra):
 
 
 def test_three_step_run_writes_the_documented_log(tmp_path):
-    path = _run(tmp_path, "solver.lr=0.0042")
+    path = _run(tmp_path, "solver.lbfgs_lr=0.42")
     with h5py.File(path, "r") as f:
         n = int(f.attrs["completed_steps"])
         assert n == 4  # step 0 (initial fit) + 3 steps
@@ -55,7 +55,7 @@ def test_three_step_run_writes_the_documented_log(tmp_path):
         import json
 
         cfg = json.loads(f.attrs["config"])
-        assert cfg["solver"]["lr"] == 0.0042  # --set landed in the stored config
+        assert cfg["solver"]["lbfgs_lr"] == 0.42  # --set landed in the stored config
         assert f["grid/x"].shape == (65,)
         assert f["field"].shape == (4, 65, 1)
         for s in ("autodiff", "fd"):

@@ -13,7 +13,8 @@ from insr.cli import app
 
 TINY = (
     '"eval.resolution=33", "solver.max_iters=20", "solver.init.max_iters=30", '
-    '"solver.check_every=10", "solver.samples=200", "run.threads=1", "run.device=cpu"'
+    '"solver.check_every=10", "solver.samples=200", "run.threads=1", "run.device=cpu", '
+    '"run.on_poor_fit=continue"'  # tiny budgets: not about fit quality
 )
 STUDY = f"""
 [study]
