@@ -774,8 +774,8 @@ SEED_STATS = ("mean", "std", "min", "max")
 def seed_summary(compare_dir: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per member configuration that was run with several seeds (from
     ``sweep.json``'s ``group``/``seed``): ``seeds`` (the complete ones whose fit verdict is
-    not poor/failed), ``n`` and, for every numeric error/cost column ``c`` of those
-    members, ``c_mean``, ``c_std`` (sample standard deviation, ddof=1; NaN for one seed),
+    not poor/failed, unless the member accepted a poor fit: ``run.on_poor_fit =
+    "continue"``), ``n`` and, for every numeric error/cost column ``c`` of those members, ``c_mean``, ``c_std`` (sample standard deviation, ddof=1; NaN for one seed),
     ``c_min``, ``c_max``."""
     manifest = read_manifest(Path(compare_dir))
     spec = {m["name"]: m for m in manifest["members"]}
@@ -790,7 +790,8 @@ def seed_summary(compare_dir: Path, rows: list[dict[str, Any]]) -> list[dict[str
         done = [
             r
             for r in members
-            if is_complete(str(r.get("status", ""))) and r.get("verdict") not in BAD
+            if is_complete(str(r.get("status", "")))
+            and (r.get("verdict") not in BAD or r.get("accepts_poor_fit"))
         ]
         row: dict[str, Any] = {
             "member": g,
