@@ -775,8 +775,9 @@ def seed_summary(compare_dir: Path, rows: list[dict[str, Any]]) -> list[dict[str
     """One row per member configuration that was run with several seeds (from
     ``sweep.json``'s ``group``/``seed``): ``seeds`` (the complete ones whose fit verdict is
     not poor/failed, unless the member accepted a poor fit: ``run.on_poor_fit =
-    "continue"``), ``n`` and, for every numeric error/cost column ``c`` of those members, ``c_mean``, ``c_std`` (sample standard deviation, ddof=1; NaN for one seed),
-    ``c_min``, ``c_max``."""
+    "continue"``), ``n`` and, for every numeric error/cost column ``c`` of those members,
+    ``c_mean``, ``c_std`` (sample standard deviation, ddof=1; NaN for one seed), ``c_min``,
+    ``c_max``."""
     manifest = read_manifest(Path(compare_dir))
     spec = {m["name"]: m for m in manifest["members"]}
     groups: dict[str, list[dict[str, Any]]] = {}
