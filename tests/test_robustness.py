@@ -284,7 +284,8 @@ def test_nan_stops_run_keeps_earlier_steps_and_resumes(ref, tmp_path, monkeypatc
     assert r.exit_code == 1
     msg = _one_line_error(r)
     assert "diverged at step 3" in msg and "likely causes" in msg and "case.dt" in msg
-    assert "solver.lr" in msg and "--resume" in msg
+    # advection1d steps with L-BFGS: the advice names its step size, not Adam's lr
+    assert "--set solver.lbfgs_lr=" in msg and "--resume" in msg and "solver.lr " not in msg
     assert calls["n"] == 1
     with RunLogReader(out) as log:
         assert log.status == "diverged at step 3" and log.n == 3
@@ -329,10 +330,10 @@ def test_on_diverge_retry_recovers_or_fails_bounded(tmp_path, monkeypatch):
     assert r.exit_code == 1
     lines = r.stderr.strip().splitlines()
     assert [ln.split(";")[1] for ln in lines[:3]] == [
-        f" retry {i} with learning rate x{0.5**i:g}" for i in (1, 2, 3)
+        f" retry {i} with solver.lbfgs_lr x{0.5**i:g}" for i in (1, 2, 3)
     ]
     assert len(lines) == 4 and lines[3].startswith("error: diverged at step 2")
-    assert "3 retries" in lines[3] and "Traceback" not in r.stderr
+    assert "3 retries with halved solver.lbfgs_lr" in lines[3] and "Traceback" not in r.stderr
     assert calls["n"] == 4  # first try + 3 retries, then stop
     with RunLogReader(tmp_path / "b") as log:
         assert log.status == "diverged at step 2" and log.n == 2
