@@ -155,6 +155,9 @@ def test_cli_stops_a_run_whose_step_zero_fit_failed(tmp_path) -> None:
     with RunLogReader(out) as log:
         assert log.status == "failed fit at step 0" and log.n == 1
         assert float(log.row("metrics/fit_error", 0)) > fit.THRESHOLDS["init"].failed_above
+    # a plain resume does not walk past the stop
+    r = CliRunner().invoke(app, ["run", "--resume", str(out), "-q"])
+    assert r.exit_code == 2 and "stopped after a failed step-0 fit" in r.output, r.output
     # asked to continue (here: resuming the stopped run): the remaining steps run, and the
     # status and a warning still say the fit failed
     r = CliRunner().invoke(app, ["run", "--resume", str(out), "-q", "--on-poor-fit", "continue"])
@@ -162,3 +165,7 @@ def test_cli_stops_a_run_whose_step_zero_fit_failed(tmp_path) -> None:
     assert "warning: failed fit from step 0" in r.output
     with RunLogReader(out) as log:
         assert log.n == 3 and log.status == "complete (failed fit from step 0)"
+    # the step-0 budget cannot change on a resume past step 0: it would do nothing
+    more = ["run", "--resume", str(out), "-q", "--steps", "3"]
+    r = CliRunner().invoke(app, [*more, "--set", "solver.init.max_iters=99"])
+    assert r.exit_code == 2 and "solver.init.max_iters has no effect on this --resume" in r.output
