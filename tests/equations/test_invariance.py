@@ -61,7 +61,9 @@ def _assert_step_is_identity(run: Run, dt: float, names: set[str]) -> None:
 @pytest.mark.parametrize("pde", sorted(CASES))
 def test_a_step_with_dt_zero_leaves_the_field_unchanged(pde: str) -> None:
     case, names = CASES[pde]
-    sets = [*TINY, "solver.time_scheme=midpoint"] if pde != "euler" else TINY
+    # the Euler step has no Dirichlet penalty: solver.boundary_weight is refused there
+    euler = [s for s in TINY if not s.startswith("solver.boundary_weight")]
+    sets = [*TINY, "solver.time_scheme=midpoint"] if pde != "euler" else euler
     run = Run(load_config(case, sets=sets))
     _assert_step_is_identity(run, 0.0, names)
 
