@@ -1,5 +1,6 @@
 """`insr compare` with a member that cannot fit (a 3-level, base-256 hash grid on a tiny
-budget): reported failed, never complete, in the table and CSV, and the exit code is 1."""
+budget): reported failed, never complete, in the table and CSV, and the exit code is 1
+(a member that accepted a poor fit with run.on_poor_fit = "continue" is shown, not failed)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,9 @@ def test_compare_reports_a_member_that_cannot_fit_and_exits_non_zero(tmp_path: P
     assert r.exit_code == 1, r.output
     last = [ln for ln in r.output.splitlines() if ln.startswith("error:")]
     assert len(last) == 1 and "did not complete: h3" in last[0], r.output
-    assert "failed fit verdict: h3-on" in last[0]
+    # h3-on asked to run on (run.on_poor_fit = "continue"): shown failed, but it does not
+    # fail the sweep by itself
+    assert "h3-on" not in last[0]
     with open(out / "summary.csv") as f:
         rows = {row["member"]: row for row in csv.DictReader(f)}
     assert rows["h3"]["status"] == "failed fit at step 0" and rows["h3"]["verdict"] == "failed"

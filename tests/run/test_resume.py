@@ -28,7 +28,7 @@ from insr.log import RunLogReader, RunLogWriter, checkpoint
 from insr.run import execute
 from insr.verdict import is_complete
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TINY = [
     "case.steps=6",
     "eval.resolution=33",
