@@ -90,9 +90,13 @@ def _shared(key: str, wants: tuple[str, ...], what: str) -> Rule:
 def _boundary(key: str) -> Rule:
     def inert(cfg: RunConfig) -> str | None:
         b = cfg.case.boundary
+        if b == "wall":
+            return (
+                "case.boundary = 'wall' has no Dirichlet penalty; the walls are penalized by "
+                "extra.fluid.wall_weight / extra.fluid.wall_samples"
+            )
         if b != "dirichlet":
-            knob = "extra.fluid.wall_weight / wall_samples" if b == "wall" else "nothing"
-            return f"case.boundary = {b!r} has no Dirichlet penalty (what applies: {knob})"
+            return f"case.boundary = {b!r} has no boundary penalty (only 'dirichlet' has one)"
         if key == "boundary_samples" and len(cfg.case.domain) == 1:
             return "a 1D box has two boundary points, both always used"
         return None

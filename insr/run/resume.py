@@ -59,6 +59,34 @@ def _check_overrides(before: dict[str, Any], after: dict[str, Any]) -> None:
             )
 
 
+STEP0_KEYS = ("solver.init.", "run.on_poor_fit")  # act on the step-0 fit only
+
+
+def _check_step0_overrides(
+    path: Path, before: dict[str, Any], after: dict[str, Any], last_step: int, status: str
+) -> None:
+    """Refuse step-0 settings on a resume past step 0 (they would do nothing); a run stopped
+    by a failed step-0 fit resumes only with ``run.on_poor_fit = "continue"``."""
+    failed_fit = status.startswith("failed fit at step")
+    changed = [k for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
+    for key in changed:
+        if not key.startswith(STEP0_KEYS) or last_step < 0:
+            continue
+        if key == "run.on_poor_fit" and failed_fit:
+            continue
+        raise UsageError(
+            f"{key} has no effect on this --resume: it acts on the step-0 fit, which "
+            f"{path} already holds (checkpoint at step {last_step}); to change it, run "
+            "again with --overwrite"
+        )
+    if failed_fit and after.get("run.on_poor_fit") != "continue":
+        raise UsageError(
+            f"{path} stopped after a failed step-0 fit ({status}); resume with "
+            "--on-poor-fit continue to run on anyway, or run again with a larger "
+            "solver.init.max_iters and --overwrite"
+        )
+
+
 def plan_resume(target: str | Path, sets: list[str] | None = None) -> ResumePlan:
     """Validate a resume of the run logged at ``target`` (run dir or run.h5).
 
@@ -85,5 +113,6 @@ def plan_resume(target: str | Path, sets: list[str] | None = None) -> ResumePlan
         )
     if last_step > cfg.case.steps:
         raise UsageError(f"case.steps = {cfg.case.steps} is below the {last_step} steps done")
+    _check_step0_overrides(path, before, _flatten(cfg.as_dict()), last_step, status)
     keep = int(np.searchsorted(steps, last_step, side="right"))
     return ResumePlan(path, cfg, stored, ck, last_step, keep)

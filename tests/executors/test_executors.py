@@ -26,11 +26,11 @@ from insr.cli import app
 from insr.verdict import is_complete
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = [
-    "solver.max_iters=4",
-    "solver.init.max_iters=6",
+TINY = [  # small, but enough for an `ok` fit verdict over 8 steps (seed statistics skip poor fits)
+    "solver.max_iters=10",
+    "solver.init.max_iters=100",  # measured: fit error <= 0.11 over 8 steps, seeds 0-2
     "solver.check_every=2",
-    "solver.samples=64",
+    "solver.samples=256",
     "eval.resolution=33",
     "run.on_poor_fit=continue",  # tiny budgets: these tests are not about fit quality
 ]

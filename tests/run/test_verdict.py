@@ -34,11 +34,11 @@ def test_fit_error_is_max_error_over_max_of_the_truth() -> None:
     "step, error, expected",
     [
         (0, 0.0, "ok"),
-        (0, 0.05, "ok"),
-        (0, 0.0501, "poor"),
+        (0, 0.2, "ok"),
+        (0, 0.2001, "poor"),
         (0, 0.5, "poor"),
         (0, 0.5001, "failed"),
-        (1, 0.05001, "ok"),  # later steps allow more (stepping error adds up)
+        (1, 0.5001, "poor"),  # later steps fail only above the zero field's error
         (7, 0.2, "ok"),
         (7, 0.2001, "poor"),
         (7, 1.0, "poor"),
@@ -155,9 +155,17 @@ def test_cli_stops_a_run_whose_step_zero_fit_failed(tmp_path) -> None:
     with RunLogReader(out) as log:
         assert log.status == "failed fit at step 0" and log.n == 1
         assert float(log.row("metrics/fit_error", 0)) > fit.THRESHOLDS["init"].failed_above
-    # asked to continue: every step runs, and the status and a warning say the fit failed
-    r = CliRunner().invoke(app, [*args, "--overwrite", "--on-poor-fit", "continue"])
+    # a plain resume does not walk past the stop
+    r = CliRunner().invoke(app, ["run", "--resume", str(out), "-q"])
+    assert r.exit_code == 2 and "stopped after a failed step-0 fit" in r.output, r.output
+    # asked to continue (here: resuming the stopped run): the remaining steps run, and the
+    # status and a warning still say the fit failed
+    r = CliRunner().invoke(app, ["run", "--resume", str(out), "-q", "--on-poor-fit", "continue"])
     assert r.exit_code == 0, r.output
     assert "warning: failed fit from step 0" in r.output
     with RunLogReader(out) as log:
         assert log.n == 3 and log.status == "complete (failed fit from step 0)"
+    # the step-0 budget cannot change on a resume past step 0: it would do nothing
+    more = ["run", "--resume", str(out), "-q", "--steps", "3"]
+    r = CliRunner().invoke(app, [*more, "--set", "solver.init.max_iters=99"])
+    assert r.exit_code == 2 and "solver.init.max_iters has no effect on this --resume" in r.output
