@@ -101,7 +101,7 @@ def _figure_1d(out: Path, sources: list[Source], strategy: str | None, full: boo
         for k, q in enumerate(qs):
             axs[i, k].set_ylim(scales[q].lo, scales[q].hi)
             axs[i, k].grid(alpha=0.3)
-        axs[i, 0].set_ylabel(src.name, fontsize=9)
+        axs[i, 0].set_ylabel(src.label, fontsize=9)
         axs[i, 0].legend(fontsize=7, loc="upper right")
         axs[i, 1].set_title(f"gradient ({s})" if i == 0 else "", fontsize=9)
         axs[i, 0].set_title("field (exact dashed)" if i == 0 else "", fontsize=9)
@@ -151,7 +151,9 @@ def _figure_2d(out: Path, sources: list[Source], strategy: str | None) -> Path:
             a.tick_params(labelsize=6)
             if i == 0:
                 a.set_title(title, fontsize=9)
-        axs[i, 0].set_ylabel(f"{src.name}  step {last[src.name]}\n{axis_label(r, 'y')}", fontsize=8)
+        axs[i, 0].set_ylabel(
+            f"{src.label}  step {last[src.name]}\n{axis_label(r, 'y')}", fontsize=8
+        )
     fig.text(0.01, 0.005, "colour scales shared by all members (per column)", fontsize=7)
     fig.tight_layout(rect=(0, 0.02, 1, 1))
     path = out / "fields.png"
@@ -192,7 +194,7 @@ def _figure_errors(out: Path, sources: list[Source]) -> Path:
             if metric in met:
                 y = met[metric]
                 x = src.steps[: y.size]
-                a.plot(x, np.where(y > 0, y, np.nan), lw=1.2, label=src.name)
+                a.plot(x, np.where(y > 0, y, np.nan), lw=1.2, label=src.label)
         a.set_yscale("log")
         a.set_title(title, fontsize=9)
         a.set_xlabel("step")
