@@ -244,3 +244,39 @@ def test_flat_init_keys_in_a_preset_are_mapped(tmp_path, monkeypatch, capsys):
     assert cfg.solver.init.max_iters == 11 and cfg.solver.init.lr == 0.5
     err = capsys.readouterr().err
     assert "use solver.init.max_iters" in err and "use solver.init.lr" in err
+
+
+@pytest.mark.parametrize("kind", ["hashgrid", "densegrid", "gauss"])
+def test_toml_only_case_gets_the_searched_preset_in_its_stored_config(tmp_path, kind):
+    """A case written here (1D advection, no numerics of its own) run on ``kind``: its
+    stored config names the preset table and carries the preset's solver values (read
+    from the preset file itself, the input of the layering under test)."""
+    from insr.log import RunLogReader
+    from insr.run import execute
+
+    table = read_toml(config_mod.PRESETS_DIR / f"{kind}.toml")["advection"]["1d"]
+    case = tmp_path / "pulse.toml"
+    case.write_text(
+        '[case]\nname = "pulse"\npde = "advection"\ndomain = [[-1.0, 1.0]]\n'
+        "dt = 0.05\nsteps = 1\n"
+        'velocity = { kind = "constant", value = [0.3] }\n'
+        'initial = { family = "gaussian", mu = [0.0], sigma = 0.2 }\n'
+        "[eval]\nresolution = 17\n"
+    )
+    # only the step-0 budget is cut (to keep the test fast); the step recipe is the preset's
+    sets = [f"representation.kind={kind}", "solver.init.max_iters=2", "run.threads=1"]
+    if kind != "gauss":
+        sets += ["representation.n_levels=2"]
+    execute(load_config(str(case), sets=sets), tmp_path / "r", overwrite=True)
+    with RunLogReader(tmp_path / "r" / "run.h5") as log:
+        stored = log.config
+    assert stored["run"]["presets"] == [f"presets/{kind}.toml:advection.1d"]
+    for key, value in table["solver"].items():
+        if isinstance(value, dict):
+            continue
+        assert stored["solver"][key] == value, key
+    for key, value in table.get("derivative", {}).items():
+        assert stored["derivative"][key] == value, key
+    # not the global defaults (the preset changed at least the optimizer or iterations)
+    defaults = to_dict(SolverConfig())
+    assert any(stored["solver"][k] != defaults[k] for k in ("optimizer", "max_iters", "lr"))
