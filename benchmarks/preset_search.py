@@ -163,7 +163,7 @@ def run_init(case: str, kind: str, v: dict) -> dict:
 
 
 def init_markdown(results: dict) -> str:
-    lines = ["# Stage 2: the step-0 fit (0 steps; step recipe at the centre)", ""]
+    lines = ["# Stage 2: the step-0 fit (row 0 of a 1-step run; step recipe at the centre)", ""]
     for key, res in results.items():
         lines += [
             f"## {key}",
