@@ -32,7 +32,7 @@ import os
 import re
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -73,6 +73,9 @@ class Member:
     config: dict[str, Any] = field(default_factory=dict)
     group: str = ""  # the configuration a seed replica belongs to ("" = its own name)
     seed: int | None = None
+    # equal memory: a grid member sized by every trained parameter of this other member
+    match_memory_of: Member | None = None
+    pdes: list[str] = field(default_factory=list)  # the PDEs it applies to ([] = all)
 
 
 @dataclass
@@ -89,10 +92,19 @@ def default_members_file(kind: SweepKind) -> Path:
     return CONFIGS_DIR / "compare" / f"{kind}.toml"
 
 
+MEMBER_KEYS = ("name", "set", "config", "description", "match_memory_of", "pdes")
+
+
 def read_members(path: Path) -> list[Member]:
     """Members of a TOML file: ``[[member]]`` entries (name, set, config) plus an optional
     top-level ``set`` applied to all of them; a file without ``member`` is one member (a
-    plain config preset) named after the file."""
+    plain config preset) named after the file.
+
+    ``match_memory_of = "<member>"`` (a member of the same file) makes a grid member an
+    equal-memory baseline of that member: :func:`member_raw` gives it the member's
+    representation, so the grid stores at most as many floats as that member trains
+    (every network, e.g. velocity and pressure). ``pdes = ["advection", ...]`` limits a
+    member to those PDEs (elsewhere it is ``unavailable``)."""
     raw = read_toml(path)
     common = raw.get("set", [])
     if not isinstance(common, list) or not all(isinstance(s, str) for s in common):
@@ -108,10 +120,10 @@ def read_members(path: Path) -> list[Member]:
         where = f"{path}: member {i + 1}"
         if not isinstance(e, dict) or not isinstance(e.get("name"), str):
             raise ConfigError(f"{where} needs a string 'name'")
-        unknown = set(e) - {"name", "set", "config", "description"}
+        unknown = set(e) - set(MEMBER_KEYS)
         if unknown:
             raise ConfigError(
-                f"{where}: unknown key(s) {sorted(unknown)}; allowed: name, set, config"
+                f"{where}: unknown key(s) {sorted(unknown)}; allowed: {', '.join(MEMBER_KEYS)}"
             )
         sets = e.get("set", [])
         if not isinstance(sets, list) or not all(isinstance(s, str) for s in sets):
@@ -119,7 +131,25 @@ def read_members(path: Path) -> list[Member]:
         cfg = e.get("config", {})
         if not isinstance(cfg, dict):
             raise ConfigError(f"{where}: 'config' must be a table")
-        out.append(Member(name=e["name"], sets=[*common, *sets], config=cfg))
+        pdes = e.get("pdes", [])
+        if not isinstance(pdes, list) or not all(isinstance(p, str) for p in pdes):
+            raise ConfigError(f"{where}: 'pdes' must be a list of PDE names")
+        out.append(Member(name=e["name"], sets=[*common, *sets], config=cfg, pdes=pdes))
+    by_name = {m.name: m for m in out}
+    for e, m in zip(entries, out, strict=True):
+        target = e.get("match_memory_of")
+        if target is None:
+            continue
+        if target not in by_name or "match_memory_of" in entries[out.index(by_name[target])]:
+            others = [
+                n for n, t in zip(by_name, entries, strict=True) if "match_memory_of" not in t
+            ]
+            raise ConfigError(
+                f"{path}: member {m.name}: match_memory_of = {target!r} is not allowed"
+                f"{suggest(str(target), others)}; allowed: a member of this file that is "
+                f"not itself matched ({', '.join(others)})"
+            )
+        m.match_memory_of = by_name[target]
     return out
 
 
@@ -237,11 +267,17 @@ def expand_members(
             extra = [f"{k}={v}" for (k, _), v in zip(dims, combo, strict=True)]
             name = "-".join([m.name, *(_tag(k, v) for (k, _), v in zip(dims, combo, strict=True))])
             if not seed_list:
-                out.append(Member(name, [*m.sets, *extra], m.config))
+                out.append(replace(m, name=name, sets=[*m.sets, *extra]))
                 continue
             for sd in seed_list:
                 out.append(
-                    Member(f"{name}-s{sd}", [*m.sets, *extra, f"run.seed={sd}"], m.config, name, sd)
+                    replace(
+                        m,
+                        name=f"{name}-s{sd}",
+                        sets=[*m.sets, *extra, f"run.seed={sd}"],
+                        group=name,
+                        seed=sd,
+                    )
                 )
     check_names(out)
     return out
@@ -250,7 +286,35 @@ def expand_members(
 def member_raw(base: dict[str, Any], sets: list[str], member: Member) -> dict[str, Any]:
     raw = apply_sets(base, sets)
     raw = merge(raw, upgrade_legacy(member.config, f"member {member.name}"))
-    return apply_sets(raw, member.sets)
+    raw = apply_sets(raw, member.sets)
+    target = member.match_memory_of
+    if target is None:
+        return raw
+    return with_matched_representation(raw, member_raw(base, sets, target), target.name)
+
+
+def with_matched_representation(
+    raw: dict[str, Any], target_raw: dict[str, Any], target: str
+) -> dict[str, Any]:
+    """``raw`` (a grid member) sized by ``target_raw``'s representation: its kind becomes
+    ``representation.grid.match_params_of``, its settings ``representation.<kind>`` (flat
+    keys included), its ``[extra]`` tables (e.g. the fluid pressure network) are merged
+    in, and ``representation.grid.matched_member`` records ``target``."""
+    if member_kind(raw) != "grid":
+        raise ConfigError(f"match_memory_of = {target!r} needs representation.kind = 'grid'")
+    t_rep = target_raw.get("representation", {})
+    t_rep = t_rep if isinstance(t_rep, dict) else {}
+    kind = member_kind(target_raw)
+    own = {k: v for k, v in t_rep.items() if k != "kind" and k not in REPRESENTATIONS}
+    rep = dict(raw.get("representation", {}))
+    grid = dict(rep.get("grid", {}))
+    grid.update(match_params_of=kind, matched_member=target)
+    rep["grid"] = grid
+    rep[kind] = merge(merge(rep.get(kind, {}), t_rep.get(kind, {})), own)
+    out = {**raw, "representation": rep}
+    if isinstance(target_raw.get("extra"), dict):
+        out["extra"] = merge(raw.get("extra", {}), target_raw["extra"])
+    return out
 
 
 def member_kind(raw: dict[str, Any]) -> str:
@@ -445,6 +509,11 @@ def _plan_member(
     k = member_kind(raw)
     if k not in REPRESENTATIONS:
         why = f"representation '{k}' is not available in this insr"
+        plan.outcomes[m.name] = MemberOutcome(m.name, k, "unavailable", why)
+        return
+    pde = raw.get("case", {}).get("pde") if isinstance(raw.get("case"), dict) else None
+    if m.pdes and pde not in m.pdes:
+        why = f"not defined for case.pde = {pde!r} (member pdes: {', '.join(m.pdes)})"
         plan.outcomes[m.name] = MemberOutcome(m.name, k, "unavailable", why)
         return
     try:
@@ -696,6 +765,9 @@ def summarize(compare_dir: Path) -> list[dict[str, Any]]:
                     accept = False
                 row["accepts_poor_fit"] = bool(accept)
                 row["n_params"] = int(a.get("n_params", 0))
+                row["scheme"] = scheme_label(a)
+                if "matched_n_params" in a:
+                    row["matched_n_params"] = int(a["matched_n_params"])
                 row["rows"] = reader.n
                 met = reader.metrics()
                 steps = reader.series("step") if reader.has("step") else np.arange(reader.n)
@@ -718,6 +790,14 @@ def summarize(compare_dir: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def scheme_label(attrs: Any) -> str:
+    """What a member's numbers come from: a grid baseline's own scheme name, or the
+    network's resolved time scheme (``neural, pade4``)."""
+    if "grid_scheme" in attrs:
+        return str(attrs["grid_scheme"])
+    return f"neural, {attrs['time_scheme']}" if "time_scheme" in attrs else "neural"
+
+
 def summary_columns(rows: list[dict[str, Any]]) -> list[str]:
     """Stable column order: identity, cost, then error columns."""
     head = [
@@ -727,7 +807,9 @@ def summary_columns(rows: list[dict[str, Any]]) -> list[str]:
         "verdict",
         "verdict_from_step",
         "reason",
+        "scheme",
         "n_params",
+        "matched_n_params",
         "rows",
         "last_step",
         "wall_s",

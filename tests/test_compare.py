@@ -314,7 +314,14 @@ def test_default_member_sets_and_member_files(tmp_path):
         "hashgrid-16L",
         "hashgrid-3L",
         "densegrid",
-        "grid-eqmem",
+        "grid-eqmem-siren",
+        "grid-eqmem-gauss",
+        "grid-eqmem-mlp-tanh",
+        "grid-eqmem-hashgrid-16L",
+        "grid-eqmem-hashgrid-3L",
+        "grid-eqmem-densegrid",
+        "grid-mol-pade4-siren",
+        "grid-mol-midpoint-siren",
     ]
     f = tmp_path / "extra.toml"
     f.write_text('set = ["solver.lr=1e-4"]\n[[member]]\nname = "x"\nset = ["eval.every=2"]\n')
@@ -390,3 +397,82 @@ def test_render_and_figures_2d(tmp_path, channels):
     rows = cmp.summarize(comp)
     assert rows[1]["gradient_rel_error_autodiff_worst"] == pytest.approx(2.1)
     assert rows[1]["gradient_rel_error_autodiff_last"] == pytest.approx(2.1)
+
+
+# ---------------------------------------------------------------- equal-memory members
+def _grid_run(case: str, member: str):
+    from insr.config import base_raw, build_config
+    from insr.run import Run
+
+    m = {x.name: x for x in cmp.select_members("representations", None)}[member]
+    return Run(build_config(cmp.member_raw(base_raw(case), [], m)))
+
+
+@pytest.mark.parametrize(
+    ("member", "target", "params"),
+    [
+        # hand counts, 1D (one input, one output):
+        # siren 2 x 20: (1*20+20) + (20*20+20) + (20+1) = 481
+        ("grid-eqmem-siren", "siren-w30", 481),
+        # gauss 2 x 32: (32+32) + (32*32+32) + (32+1) = 1153
+        ("grid-eqmem-gauss", "gauss", 1153),
+        # mlp 3 x 32: (32+32) + 2*(32*32+32) + (32+1) = 2209
+        ("grid-eqmem-mlp-tanh", "mlp-tanh", 2209),
+    ],
+)
+def test_each_grid_member_matches_its_own_member_advection1d(member, target, params):
+    """Each neural member gets its own grid: a 1D nodal grid of exactly as many nodes as
+    the member has parameters, and the stored config names the member it matches."""
+    run = _grid_run("advection1d", member)
+    assert run.attrs["matched_n_params"] == params
+    assert run.n_params == params  # r^1 * 1 channel <= params, largest r
+    grid = run.cfg.representation.settings
+    assert grid.matched_member == target
+    assert "semi-Lagrangian" in run.attrs["grid_scheme"]
+
+
+def test_grid_member_matches_a_hash_grid_like_its_own_run():
+    """The hash-grid's count is not hand-made here: it must equal the parameters of the
+    neural member's own run (a different code path: the equation's built fields)."""
+    from insr.config import base_raw, build_config
+    from insr.run import Run
+
+    ms = {x.name: x for x in cmp.select_members("representations", None)}
+    for target in ("hashgrid-16L", "densegrid"):
+        neural = Run(build_config(cmp.member_raw(base_raw("advection1d"), [], ms[target])))
+        grid = _grid_run("advection1d", f"grid-eqmem-{target}")
+        assert grid.attrs["matched_n_params"] == neural.n_params
+        assert grid.n_params == neural.n_params  # 1D nodal: r = budget
+
+
+def test_fluid_grid_member_counts_pressure_network_and_mac_faces():
+    """taylor_green, gauss (2 x 32, 2D): velocity (2*32+32) + (32*32+32) + (32*2+2) = 1218
+    and pressure (same, 1 output) 1185: 2403 trained parameters. The MAC grid of r cells
+    stores 3r^2 + 2r floats: r = 27 gives 2241 <= 2403 < 2408 (r = 28)."""
+    run = _grid_run("taylor_green", "grid-eqmem-gauss")
+    assert run.attrs["matched_n_params"] == 2403
+    assert run.attrs["grid_resolution"] == 27
+    assert run.n_params == 2241
+
+
+def test_scheme_matched_members_apply_to_advection_only(tmp_path):
+    from insr.config import base_raw
+
+    ms = {x.name: x for x in cmp.select_members("representations", None)}
+    for case, status in (("taylor_green", "unavailable"), ("advection1d", "pending")):
+        plan = cmp._Plan()
+        cmp._plan_member(plan, ms["grid-mol-pade4-siren"], base_raw(case), [], tmp_path, False)
+        assert plan.outcomes["grid-mol-pade4-siren"].status == status
+    run = _grid_run("advection1d", "grid-mol-pade4-siren")
+    assert run.attrs["grid_scheme"].startswith("MOL Pade(2,2) + cd4")
+    assert run.n_params == 481
+
+
+def test_match_memory_of_must_name_an_unmatched_member_of_the_file(tmp_path):
+    f = tmp_path / "m.toml"
+    f.write_text(
+        '[[member]]\nname = "a"\nset = ["representation.kind=siren"]\n'
+        '[[member]]\nname = "g"\nmatch_memory_of = "b"\nset = ["representation.kind=grid"]\n'
+    )
+    with pytest.raises(cmp.ConfigError, match="match_memory_of = 'b' is not allowed"):
+        cmp.read_members(f)

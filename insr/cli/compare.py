@@ -44,6 +44,7 @@ def _summary_tables(rows: list[dict], title: str) -> tuple[Table, Table]:
     cost.add_column("repr", no_wrap=True)
     cost.add_column("status", no_wrap=True)
     cost.add_column("verdict", no_wrap=True)
+    cost.add_column("scheme")
     for col in ("params", "rows", "wall s", "init it", "it/step"):
         cost.add_column(col, justify="right")
     acc = Table(
@@ -80,6 +81,7 @@ def _summary_tables(rows: list[dict], title: str) -> tuple[Table, Table]:
             str(r.get("representation", "?")),
             f"[{style}]{st}[/]",
             f"[{v_style}]{v}[/]",
+            str(r.get("scheme", "-")),
             num(r, "n_params"),
             num(r, "rows"),
             num(r, "wall_s"),

@@ -32,9 +32,10 @@ from insr.verdict import BAD  # noqa: E402
 
 
 def member_label(src: Source) -> str:
-    """The member's name, marked when its fit verdict is poor or failed (insr.verdict)."""
+    """The member's label (name, and a grid baseline's scheme), marked when its fit
+    verdict is poor or failed (insr.verdict)."""
     v = str(src.reader.attrs.get("fit_verdict", ""))
-    return f"{src.name} [{v} fit]" if v in BAD else src.name
+    return f"{src.label} [{v} fit]" if v in BAD else src.label
 
 
 def pick_steps(steps: np.ndarray, n: int = 3) -> list[int]:
@@ -201,7 +202,7 @@ def _figure_errors(out: Path, sources: list[Source]) -> Path:
             if metric in met:
                 y = met[metric]
                 x = src.steps[: y.size]
-                style = ":" if member_label(src) != src.name else "-"
+                style = ":" if member_label(src) != src.label else "-"
                 a.plot(x, np.where(y > 0, y, np.nan), style, lw=1.2, label=member_label(src))
         a.set_yscale("log")
         a.set_title(title, fontsize=9)

@@ -151,7 +151,7 @@ class FramePainter:
             ax.set_title(label, fontsize=9)
             return a
         if i == 0:
-            ax.set_title(src.name, fontsize=9, fontweight="bold")
+            ax.set_title(src.label, fontsize=9, fontweight="bold")
         if self._place(j, i)[0]:
             y = f"\n{axis_label(src.reader, 'y')}" if self.dim == 2 else ""
             ax.set_ylabel(label + y, fontsize=7)

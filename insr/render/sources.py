@@ -62,6 +62,12 @@ class Source:
     reader: Any  # RunLogReader
     steps: np.ndarray  # step number of each completed row
 
+    @property
+    def label(self) -> str:
+        """The name, and for a grid baseline its scheme (figure legends and titles)."""
+        scheme = self.reader.attrs.get("grid_scheme")
+        return f"{self.name}\n{scheme}" if scheme else self.name
+
     def row_of(self, step: int) -> int | None:
         idx = np.nonzero(self.steps == step)[0]
         return int(idx[0]) if idx.size else None
