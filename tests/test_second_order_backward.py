@@ -113,14 +113,14 @@ def test_sample_inputs_for_insr_gradcheck_pass():
 
 
 def test_autograd_switch_gives_the_same_numbers():
-    """``custom_backward = False`` (the path before the hand-written backward: autograd
+    """``second_order_backward = False`` (the path before the hand-written backward: autograd
     through the sweep) and the hand-written backward agree."""
     f = _field(*KINDS[0], 2)
     x = _points(2)
     v = _direction("per-point", x.shape[0], 2)
     grads = {}
     for custom in (True, False):
-        f.custom_backward = custom  # type: ignore[assignment]
+        f.second_order_backward = custom  # type: ignore[assignment]
         out = _closed(f, x, v)
         assert ("SecondOrderMLP" in type(out[0].grad_fn).__name__) == custom
         grads[custom] = torch.autograd.grad(_loss(*out), list(f.parameters()))

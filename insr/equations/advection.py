@@ -257,25 +257,58 @@ class Advection:
 
         return [SubProblem("advect", self.field, loss, self.sample, self._on_iteration)]
 
+    #: evaluate the boundary penalty's points in the same closed-form sweep as the
+    #: interior points (one network pass instead of two; False: a separate forward,
+    #: the path before, kept measurable by ``benchmarks/perf.py``)
+    fuse_boundary: bool = True
+
     def _pade4_problem(self, prev: Field, t: float, dt: float, gen: torch.Generator) -> SubProblem:
         vel = self.case.velocity
         constant = isinstance(vel, Constant)
         closed = self.loss_strategy == "closed"
+        half, twelfth = 0.5 * dt, dt * dt / 12.0
+        fuse = self.fuse_boundary and self.boundary_weight != 0.0
+        d = len(self.case.domain)
 
         def previous(x: torch.Tensor) -> tuple:
-            """The velocity and the previous field's terms of (5), once per sample set."""
+            """The velocity and the previous field's part of (5), once per sample set:
+            ``r = u + dt/2 du + dt^2/12 ddu + rest`` with
+            ``rest = -u_p + dt/2 du_p - dt^2/12 ddu_p``."""
             v = vel(x, t)
             jv = None if constant else vel.jacobian(x)
-            return v, jv, directional_terms(prev, x, v, jv, closed=closed, create_graph=False)
+            u_p, du_p, ddu_p = directional_terms(prev, x, v, jv, closed=closed, create_graph=False)
+            rest = half * du_p - u_p - twelfth * ddu_p
+            if not fuse:
+                return x, v, jv, rest
+            # boundary rows appended with v = 0 (their derivatives are not used); in 1D the
+            # two end points are fixed, so the stacked points are cached too
+            n_b = 2 if d == 1 else 2 * d * self.boundary_samples  # see boundary_points
+            v = torch.cat([v, v.new_zeros(n_b, d)])
+            if jv is not None:
+                jv = torch.cat([jv, jv.new_zeros(n_b, d, d)])
+            if d > 1:
+                return None, v, jv, rest
+            ends = boundary_points(self.case.domain, 0, None, x.dtype, x.device)
+            return torch.cat([x, ends]), v, jv, rest
 
         fixed = PerSampleSet(previous)
 
         def loss(x: torch.Tensor) -> torch.Tensor:
-            v, jv, (u_p, du_p, ddu_p) = fixed(x)
-            u, du, ddu = directional_terms(self.field, x, v, jv, closed=closed, create_graph=True)
-            # eq. (5): Pade(2,2)
-            r = u - u_p + (0.5 * dt) * (du + du_p) + (dt * dt / 12.0) * (ddu - ddu_p)
-            return (r**2).mean() + self._boundary_loss(self.field, gen)
+            x_all, v, jv, rest = fixed(x)
+            if fuse and x_all is None:
+                xb = boundary_points(
+                    self.case.domain, self.boundary_samples, gen, self.dtype, self.device
+                )
+                x_all = torch.cat([x, xb])
+            u, du, ddu = directional_terms(
+                self.field, x_all, v, jv, closed=closed, create_graph=True
+            )
+            n = x.shape[0]
+            r = u[:n] + half * du[:n] + twelfth * ddu[:n] + rest  # eq. (5): Pade(2,2)
+            if not fuse:
+                return (r**2).mean() + self._boundary_loss(self.field, gen)
+            ub = u[n:]
+            return (r**2).mean() + self.boundary_weight * ((ub - self.boundary_value) ** 2).mean()
 
         return SubProblem("advect", self.field, loss, self.sample, self._on_iteration)
 

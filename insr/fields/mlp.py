@@ -165,7 +165,7 @@ class ActivationMLP(Field):
         self, x: torch.Tensor, v: torch.Tensor | None, create_graph: bool
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(u, J, dd)`` of :func:`_second_sweep`. With a parameter graph wanted, ``x`` and
-        ``v`` free of graphs and ``custom_backward``, the sweep runs as
+        ``v`` free of graphs and ``second_order_backward``, the sweep runs as
         :class:`SecondOrderMLP` (hand-written backward); with a graph wanted otherwise,
         plain autograd through the sweep (which also gives derivatives in ``x``);
         without ``create_graph``, no graph."""
@@ -174,7 +174,7 @@ class ActivationMLP(Field):
             with torch.no_grad():
                 return _second_sweep(h0, scale, v, self.acts, params, keep=False)[:3]
         if (
-            self.custom_backward
+            self.second_order_backward
             and not x.requires_grad
             and (v is None or not v.requires_grad)
             and any(p.requires_grad for p in params)
@@ -193,6 +193,9 @@ class ActivationMLP(Field):
         return out
 
     custom_backward: bool = True
+    #: hand-written backward of the second-order sweep (False: autograd through it, the
+    #: path before :class:`SecondOrderMLP`; kept measurable by ``benchmarks/perf.py``)
+    second_order_backward: bool = True
     compiled: bool = False  # torch.compile the sweep (autograd backward); see run.compile
 
 
@@ -286,6 +289,49 @@ def _flat(t: torch.Tensor) -> torch.Tensor:
     return t.reshape(-1, t.shape[-1])
 
 
+def second_sweep_backward(
+    layers: list,
+    params: Sequence[torch.Tensor],
+    scale: torch.Tensor,
+    v: torch.Tensor | None,
+    acts: Sequence,
+    gu: torch.Tensor,
+    gjac: torch.Tensor,
+    gdd: torch.Tensor,
+) -> list[torch.Tensor]:
+    """Parameter gradients of :func:`_second_sweep` (``keep=True``: ``layers`` is its last
+    return value) for upstream gradients ``gu (N, c)``, ``gjac (N, c, d)``,
+    ``gdd (N, K, c)``; the formulas are in :class:`SecondOrderMLP`."""
+    *hidden, (h, dh, ddh) = layers
+    grads: list[torch.Tensor] = [gu] * len(params)  # placeholders, all overwritten
+    wo = params[-2]
+    gjt = gjac.transpose(1, 2)  # (N, d, c)
+    grads[-2] = gu.t() @ h + _flat(gjt).t() @ _flat(dh) + _flat(gdd).t() @ _flat(ddh)
+    grads[-1] = gu.sum(0)
+    gh, gdh, gddh = gu @ wo, gjt @ wo, gdd @ wo
+    for i in range(len(acts) - 1, -1, -1):
+        h_in, dh_in, ddh_in, z, dz, ddz, dzv, a, s1, s2 = hidden[i]
+        s3 = acts[i].third(z, a, s1, s2)
+        s1e = s1.unsqueeze(1)
+        gz = gh * s1 + (gdh * dz).sum(1) * s2 + (gddh * (dzv * dzv)).sum(1) * s3
+        if ddz is not None:
+            gz = gz + (gddh * ddz).sum(1) * s2
+        gdzv = 2.0 * gddh * s2.unsqueeze(1) * dzv  # (N, K, width)
+        gdz = gdh * s1e + (gdzv if v is None else v.unsqueeze(-1) * gdzv)
+        grads[2 * i + 1] = gz.sum(0)
+        if i > 0:
+            w = params[2 * i]
+            gddz = gddh * s1e
+            grads[2 * i] = (
+                gz.t() @ h_in + _flat(gdz).t() @ _flat(dh_in) + _flat(gddz).t() @ _flat(ddh_in)
+            )
+            gh, gdh, gddh = gz @ w, gdz @ w, gddz @ w
+        else:
+            # dz1[j, k] = scale_j W1[k, j] for every point
+            grads[0] = gz.t() @ h_in + gdz.sum(0).t() * scale.unsqueeze(0)
+    return grads
+
+
 class SecondOrderMLP(torch.autograd.Function):
     """:func:`_second_sweep` with a hand-written backward (parameter gradients only).
 
@@ -310,34 +356,7 @@ class SecondOrderMLP(torch.autograd.Function):
     @staticmethod
     def backward(ctx, gu, gjac, gdd):  # type: ignore[override]
         scale, *params = ctx.saved_tensors
-        acts, v = ctx.acts, ctx.v
-        *layers, (h, dh, ddh) = ctx.layers
-        grads: list[torch.Tensor | None] = [None] * len(params)
-        wo = params[-2]
-        gjt = gjac.transpose(1, 2)  # (N, d, c)
-        grads[-2] = gu.t() @ h + _flat(gjt).t() @ _flat(dh) + _flat(gdd).t() @ _flat(ddh)
-        grads[-1] = gu.sum(0)
-        gh, gdh, gddh = gu @ wo, gjt @ wo, gdd @ wo
-        for i in range(len(acts) - 1, -1, -1):
-            h_in, dh_in, ddh_in, z, dz, ddz, dzv, a, s1, s2 = layers[i]
-            s3 = acts[i].third(z, a, s1, s2)
-            s1e = s1.unsqueeze(1)
-            gz = gh * s1 + (gdh * dz).sum(1) * s2 + (gddh * (dzv * dzv)).sum(1) * s3
-            if ddz is not None:
-                gz = gz + (gddh * ddz).sum(1) * s2
-            gdzv = 2.0 * gddh * s2.unsqueeze(1) * dzv  # (N, K, width)
-            gdz = gdh * s1e + (gdzv if v is None else v.unsqueeze(-1) * gdzv)
-            grads[2 * i + 1] = gz.sum(0)
-            if i > 0:
-                w = params[2 * i]
-                gddz = gddh * s1e
-                grads[2 * i] = (
-                    gz.t() @ h_in + _flat(gdz).t() @ _flat(dh_in) + _flat(gddz).t() @ _flat(ddh_in)
-                )
-                gh, gdh, gddh = gz @ w, gdz @ w, gddz @ w
-            else:
-                # dz1[j, k] = scale_j W1[k, j] for every point
-                grads[0] = gz.t() @ h_in + gdz.sum(0).t() * scale.unsqueeze(0)
+        grads = second_sweep_backward(ctx.layers, params, scale, ctx.v, ctx.acts, gu, gjac, gdd)
         return (None, None, None, None, *grads)
 
     @staticmethod

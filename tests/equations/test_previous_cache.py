@@ -112,3 +112,28 @@ def test_cached_path_equals_recomputing_bit_for_bit(name, monkeypatch):
         assert torch.equal(l_c, l_f)
         assert len(g_c) == len(g_f) > 0
         assert all(torch.equal(a, b) for a, b in zip(g_c, g_f, strict=True))
+
+
+@pytest.mark.parametrize("case", ["advection1d", "advection2d"])
+def test_boundary_rows_in_the_same_sweep_equal_a_separate_boundary_pass(case, monkeypatch):
+    """Pade loss with the boundary points stacked into the interior sweep (default) vs a
+    separate boundary forward (``fuse_boundary = False``), float64: same loss and
+    parameter gradients to round-off."""
+    out = {}
+    for fuse in (True, False):
+        monkeypatch.setattr(advection.Advection, "fuse_boundary", fuse)
+        sets = ["solver.samples=64", "run.dtype=float64", "solver.time_scheme=pade4"]
+        cfg = load_config(case, [], sets)
+        torch.manual_seed(0)
+        eq = Run(cfg).equation
+        problem = list(eq.step_problems(1, cfg.case.dt, cfg.case.dt))[0]
+        x = problem.sample(torch.Generator().manual_seed(3))
+        loss = problem.loss(x)
+        grads = torch.autograd.grad(loss, list(problem.field.parameters()))
+        out[fuse] = (loss.detach(), grads)
+    (l_f, g_f), (l_s, g_s) = out[True], out[False]
+    assert eq.time_scheme == "pade4" and eq.boundary_weight > 0  # a penalty to test
+    assert l_f.dtype == torch.float64
+    assert torch.allclose(l_f, l_s, rtol=1e-12, atol=0)
+    for a, b in zip(g_f, g_s, strict=True):
+        assert torch.allclose(a, b, rtol=1e-10, atol=1e-14)
