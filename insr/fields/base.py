@@ -39,6 +39,8 @@ class Field(nn.Module):
     """
 
     has_closed_form: bool = False
+    _lo: torch.Tensor  # buffers: the box corners (float32; cast per call)
+    _hi: torch.Tensor
     #: the field has a continuous first derivative, so second derivatives are meaningful
     smooth_hessian: bool = True
 
