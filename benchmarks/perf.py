@@ -396,12 +396,21 @@ def main(argv: list[str] | None = None) -> int:
     say(f"## Hash grid vs SIREN, advection1d, ours, {steps} steps (hash grid preset)")
     say()
     say(
-        f"hash grid {hg['seconds_per_step']:.3f} s/step vs SIREN {si['seconds_per_step']:.3f} "
-        f"s/step: {hg['seconds_per_step'] / si['seconds_per_step']:.2f}×; step-{steps - 1} "
-        "gradient rel. error (autodiff) hash grid "
-        f"{100 * _metric(hg, 'gradient_rel_error_autodiff', -1):.2f} % "
-        f"vs SIREN {100 * _metric(si, 'gradient_rel_error_autodiff', steps - 1):.2f} %."
+        "| representation | s/step | loss evaluations/step | ms/evaluation "
+        "| grad. rel. err. (autodiff), last step |"
     )
+    say("|---|---|---|---|---|")
+    for label, r, row in (
+        ("hash grid (its preset: Adam)", hg, -1),
+        ("SIREN (L-BFGS)", si, steps - 1),
+    ):
+        per = 1e3 * r["seconds_per_step"] / max(r["iterations_per_step"], 1.0)
+        say(
+            f"| {label} | {r['seconds_per_step']:.3f} | {r['iterations_per_step']:.0f} | "
+            f"{per:.2f} | {100 * _metric(r, 'gradient_rel_error_autodiff', row):.2f} % |"
+        )
+    say()
+    say(f"hash grid / SIREN per step: {hg['seconds_per_step'] / si['seconds_per_step']:.2f}×")
     say(f"\nLoad average at the end: {os.getloadavg()[0]:.1f}")
     if a.out is not None:
         a.out.parent.mkdir(parents=True, exist_ok=True)
