@@ -295,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     say()
     say(
         f"Limit gradients vs ours: max relative difference {diff_e:.1e} (eager), "
-        f"{diff_c:.1e} (compiled); compile time {compile_s:.1f} s (not counted above)."
+        f"{diff_c:.1e} (compiled); compile time {compile_s:.1f} s (not counted above; "
+        "less when torch's inductor cache holds an earlier compile)."
     )
     say()
 
@@ -364,6 +365,10 @@ def main(argv: list[str] | None = None) -> int:
 
     # 4. Taylor-Green
     say("## Taylor–Green (defaults): per-stage loss evaluation + gradient, step 1")
+    say()
+    say("On one fixed sample set, so the once-per-sample-set terms are reused; the default")
+    say("Adam resamples every iteration (the cache does not apply), so a whole step gains")
+    say("less: see the step table below (fresh processes, step 1 of a run).")
     say()
     stages = ("advect", "pressure", "project")
     tg = {
