@@ -54,6 +54,7 @@ Gradient remedies (``[derivative]`` keys; see also README "Gradient toolbox"):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -114,6 +115,50 @@ def directional_terms(
     # (v . grad)(v . grad u) = v^T H v + ((grad v) v) . grad u
     w = torch.einsum("nkj,nj->nk", jv, v)
     return u, du, vhv + (jac * w.unsqueeze(1)).sum(-1)
+
+
+def pade_objective(
+    n: int,
+    half: float,
+    twelfth: float,
+    rest: torch.Tensor,
+    v: torch.Tensor,
+    w: torch.Tensor | None,
+    wb: float,
+    g: float,
+) -> Callable:
+    """The Padé loss (5) + Dirichlet penalty as an objective of the field's closed-form
+    outputs at ``n`` interior points followed by the boundary points: ``objective(u, J,
+    dd) -> (loss, (gu, gJ, gdd))`` with its gradient written out (for a field's
+    ``directional_objective`` hook).
+
+    ``r = u + half v.J + twelfth (dd + w.J) + rest`` on the interior rows (``w = (grad v)
+    v``, ``None`` for a constant velocity), ``loss = mean(r^2) + wb mean((u_b - g)^2)``;
+    ``gu = 2 r / |r|``, ``gJ = (half gu) v + (twelfth gu) w``, ``gdd = twelfth gu`` there
+    and ``gu = 2 wb (u_b - g) / |u_b|``, ``gJ = gdd = 0`` on the boundary rows.
+    """
+
+    def objective(u: torch.Tensor, jac: torch.Tensor, dd: torch.Tensor) -> tuple:
+        du = (jac * v.unsqueeze(1)).sum(-1)
+        ddu = dd[:, 0] if w is None else dd[:, 0] + (jac * w.unsqueeze(1)).sum(-1)
+        r = u[:n] + half * du[:n] + twelfth * ddu[:n] + rest
+        gr = (2.0 / r.numel()) * r
+        loss = (r * r).mean()
+        zero = torch.zeros_like(u[n:])
+        if u.shape[0] > n:
+            ub = u[n:] - g
+            loss = loss + wb * (ub * ub).mean()
+            gu = torch.cat([gr, (2.0 * wb / ub.numel()) * ub])
+        else:
+            gu = gr
+        g_du = torch.cat([half * gr, zero])
+        g_ddu = torch.cat([twelfth * gr, zero])
+        gjac = g_du.unsqueeze(-1) * v.unsqueeze(1)
+        if w is not None:
+            gjac = gjac + g_ddu.unsqueeze(-1) * w.unsqueeze(1)
+        return loss, (gu, gjac, g_ddu.unsqueeze(1))
+
+    return objective
 
 
 @dataclass
@@ -257,25 +302,72 @@ class Advection:
 
         return [SubProblem("advect", self.field, loss, self.sample, self._on_iteration)]
 
+    #: evaluate the boundary penalty's points in the same closed-form sweep as the
+    #: interior points (one network pass instead of two; False: a separate forward,
+    #: the path before, kept measurable by ``benchmarks/perf.py``)
+    fuse_boundary: bool = True
+    #: with ``fuse_boundary``, a field with a ``directional_objective`` hook (MLPs) and
+    #: ``loss = "closed"``: the whole loss (5) + penalty and its parameter gradient in one
+    #: hand-written pass (:func:`pade_objective`; False: autograd over the loss terms)
+    fused_objective: bool = True
+
     def _pade4_problem(self, prev: Field, t: float, dt: float, gen: torch.Generator) -> SubProblem:
         vel = self.case.velocity
         constant = isinstance(vel, Constant)
         closed = self.loss_strategy == "closed"
+        half, twelfth = 0.5 * dt, dt * dt / 12.0
+        fuse = self.fuse_boundary and self.boundary_weight != 0.0
+        d = len(self.case.domain)
 
         def previous(x: torch.Tensor) -> tuple:
-            """The velocity and the previous field's terms of (5), once per sample set."""
+            """The velocity and the previous field's part of (5), once per sample set:
+            ``r = u + dt/2 du + dt^2/12 ddu + rest`` with
+            ``rest = -u_p + dt/2 du_p - dt^2/12 ddu_p``."""
             v = vel(x, t)
             jv = None if constant else vel.jacobian(x)
-            return v, jv, directional_terms(prev, x, v, jv, closed=closed, create_graph=False)
+            u_p, du_p, ddu_p = directional_terms(prev, x, v, jv, closed=closed, create_graph=False)
+            rest = half * du_p - u_p - twelfth * ddu_p
+            if not fuse:
+                return x, v, jv, rest, None
+            # boundary rows appended with v = 0 (their derivatives are not used); in 1D the
+            # two end points are fixed, so the stacked points are cached too
+            n_b = 2 if d == 1 else 2 * d * self.boundary_samples  # see boundary_points
+            v = torch.cat([v, v.new_zeros(n_b, d)])
+            if jv is not None:
+                jv = torch.cat([jv, jv.new_zeros(n_b, d, d)])
+            obj = None
+            if objective is not None:
+                w = None if jv is None else torch.einsum("nkj,nj->nk", jv, v)
+                obj = pade_objective(x.shape[0], half, twelfth, rest, v, w, wb, g)
+            if d > 1:
+                return None, v, jv, rest, obj
+            ends = boundary_points(self.case.domain, 0, None, x.dtype, x.device)
+            return torch.cat([x, ends]), v, jv, rest, obj
 
+        wb, g = self.boundary_weight, self.boundary_value
+        objective = getattr(self.field, "directional_objective", None)
+        if not (fuse and closed and self.fused_objective):
+            objective = None
         fixed = PerSampleSet(previous)
 
         def loss(x: torch.Tensor) -> torch.Tensor:
-            v, jv, (u_p, du_p, ddu_p) = fixed(x)
-            u, du, ddu = directional_terms(self.field, x, v, jv, closed=closed, create_graph=True)
-            # eq. (5): Pade(2,2)
-            r = u - u_p + (0.5 * dt) * (du + du_p) + (dt * dt / 12.0) * (ddu - ddu_p)
-            return (r**2).mean() + self._boundary_loss(self.field, gen)
+            x_all, v, jv, rest, obj = fixed(x)
+            if fuse and x_all is None:
+                xb = boundary_points(
+                    self.case.domain, self.boundary_samples, gen, self.dtype, self.device
+                )
+                x_all = torch.cat([x, xb])
+            if objective is not None:
+                return objective(x_all, v, obj)
+            u, du, ddu = directional_terms(
+                self.field, x_all, v, jv, closed=closed, create_graph=True
+            )
+            n = x.shape[0]
+            r = u[:n] + half * du[:n] + twelfth * ddu[:n] + rest  # eq. (5): Pade(2,2)
+            if not fuse:
+                return (r**2).mean() + self._boundary_loss(self.field, gen)
+            ub = u[n:]
+            return (r**2).mean() + wb * ((ub - g) ** 2).mean()
 
         return SubProblem("advect", self.field, loss, self.sample, self._on_iteration)
 

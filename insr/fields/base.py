@@ -31,15 +31,16 @@ class Field(nn.Module):
     closed form also implement :meth:`value_and_jacobian` and set
     ``has_closed_form = True`` (the other closed-form hooks, e.g.
     ``directional_derivatives``, are listed in :mod:`insr.derivatives.operators`, which
-    falls back to autodiff for fields without them); grid-based fields report
+    falls back to autodiff for fields without them; ``directional_objective``, a whole
+    loss of the second-order terms with its gradient by hand, is used by the Padé
+    advection loss when present); grid-based fields report
     ``finest_cell`` / ``coarsest_cell`` (physical cell width of their finest / coarsest
     level) and support level masking.
     """
 
-    _lo: torch.Tensor
-    _hi: torch.Tensor
-
     has_closed_form: bool = False
+    _lo: torch.Tensor  # buffers: the box corners (float32; cast per call)
+    _hi: torch.Tensor
     #: the field has a continuous first derivative, so second derivatives are meaningful
     smooth_hessian: bool = True
 

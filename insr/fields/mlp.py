@@ -151,6 +151,23 @@ class ActivationMLP(Field):
         u, jac, dd = self._second(x, v, create_graph)
         return u, jac, dd[:, 0]
 
+    def directional_objective(
+        self, x: torch.Tensor, v: torch.Tensor, objective: Callable
+    ) -> torch.Tensor:
+        """``loss`` of ``objective(u, J, v^T H v (N, 1, c)) -> (loss, (gu, gJ, gdd))`` at
+        ``x`` along ``v`` (as :meth:`directional_derivatives`), its parameter gradient by
+        hand in the same pass (:class:`SecondOrderObjective`): one autograd node for a
+        whole loss. Needs ``x`` and ``v`` without graphs; under ``no_grad`` only the loss
+        is computed."""
+        v = v.to(x.dtype)
+        h0, scale, params = self.to_symmetric(x), self._sym_scale(x), self._flat_params()
+        if not torch.is_grad_enabled():
+            u, jac, dd, _ = _second_sweep(h0, scale, v, self.acts, params, keep=False)
+            return objective(u, jac, dd)[0]
+        if x.requires_grad or v.requires_grad:
+            raise ValueError("directional_objective: x and v must not require grad")
+        return SecondOrderObjective.apply(h0, scale, v, self.acts, objective, *params)
+
     def closed_laplacian(
         self, x: torch.Tensor, create_graph: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -165,7 +182,7 @@ class ActivationMLP(Field):
         self, x: torch.Tensor, v: torch.Tensor | None, create_graph: bool
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(u, J, dd)`` of :func:`_second_sweep`. With a parameter graph wanted, ``x`` and
-        ``v`` free of graphs and ``custom_backward``, the sweep runs as
+        ``v`` free of graphs and ``second_order_backward``, the sweep runs as
         :class:`SecondOrderMLP` (hand-written backward); with a graph wanted otherwise,
         plain autograd through the sweep (which also gives derivatives in ``x``);
         without ``create_graph``, no graph."""
@@ -174,7 +191,7 @@ class ActivationMLP(Field):
             with torch.no_grad():
                 return _second_sweep(h0, scale, v, self.acts, params, keep=False)[:3]
         if (
-            self.custom_backward
+            self.second_order_backward
             and not x.requires_grad
             and (v is None or not v.requires_grad)
             and any(p.requires_grad for p in params)
@@ -193,6 +210,9 @@ class ActivationMLP(Field):
         return out
 
     custom_backward: bool = True
+    #: hand-written backward of the second-order sweep (False: autograd through it, the
+    #: path before :class:`SecondOrderMLP`; kept measurable by ``benchmarks/perf.py``)
+    second_order_backward: bool = True
     compiled: bool = False  # torch.compile the sweep (autograd backward); see run.compile
 
 
@@ -247,6 +267,8 @@ def _second_sweep(
     Returns ``u (N, c)``, ``J (N, c, d)``, ``dd (N, K, c)`` and, when ``keep``, the
     per-layer tensors :class:`SecondOrderMLP` needs for its backward.
     """
+    if h0.shape[1] == 1 and (v is None or v.numel() in (1, h0.shape[0])):
+        return _second_sweep_1d(h0, scale, v, acts, params, keep)
     w1, b1 = params[0], params[1]
     z = torch.addmm(b1, h0, w1.t())
     dz = (w1.t() * scale.unsqueeze(1)).unsqueeze(0)  # (1, d, width): same for every point
@@ -286,6 +308,132 @@ def _flat(t: torch.Tensor) -> torch.Tensor:
     return t.reshape(-1, t.shape[-1])
 
 
+def _second_sweep_1d(
+    h0: torch.Tensor,
+    scale: torch.Tensor,
+    v: torch.Tensor | None,
+    acts: Sequence,
+    params: Sequence[torch.Tensor],
+    keep: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list]:
+    """:func:`_second_sweep` for one input axis and one direction (``d = K = 1``), with
+    every stream ``(N, width)``: the same formulas in fewer, larger operations."""
+    vc = None if v is None else v.reshape(-1, 1)  # (N, 1) or (1, 1)
+    w1, b1 = params[0], params[1]
+    z = torch.addmm(b1, h0, w1.t())
+    dz = w1.t() * scale  # (1, width)
+    ddz: torch.Tensor | None = None
+    saved: list = []
+    h_in: torch.Tensor = h0
+    dh_in: torch.Tensor | None = None
+    ddh_in: torch.Tensor | None = None
+    h = dh = ddh = z
+    for i, act in enumerate(acts):
+        if i > 0:
+            w, b = params[2 * i], params[2 * i + 1]
+            z = torch.addmm(b, h, w.t())
+            dz = dh @ w.t()
+            ddz = ddh @ w.t()
+        dzv = dz if vc is None else vc * dz
+        a, s1 = act.value_and_slope(z)
+        s2 = act.curvature(z, a, s1)
+        dh = s1 * dz
+        ddh = s2 * (dzv * dzv)
+        if ddz is not None:
+            ddh = ddh + s1 * ddz
+        if keep:
+            saved.append((h_in, dh_in, ddh_in, z, dz, ddz, dzv, a, s1, s2))
+        h = a
+        h_in, dh_in, ddh_in = h, dh, ddh
+    wo, bo = params[-2], params[-1]
+    u = torch.addmm(bo, h, wo.t())
+    jac = (dh @ wo.t()).unsqueeze(-1)  # (N, c, 1)
+    dd = (ddh @ wo.t()).unsqueeze(1)  # (N, 1, c)
+    return u, jac, dd, saved + [(h, dh, ddh)]
+
+
+def _second_backward_1d(
+    layers: list,
+    params: Sequence[torch.Tensor],
+    scale: torch.Tensor,
+    v: torch.Tensor | None,
+    acts: Sequence,
+    gu: torch.Tensor,
+    gjac: torch.Tensor,
+    gdd: torch.Tensor,
+) -> list[torch.Tensor]:
+    """:func:`second_sweep_backward` for :func:`_second_sweep_1d`."""
+    vc = None if v is None else v.reshape(-1, 1)
+    *hidden, (h, dh, ddh) = layers
+    grads: list[torch.Tensor] = [gu] * len(params)  # placeholders, all overwritten
+    wo = params[-2]
+    gj, gd = gjac[:, :, 0], gdd[:, 0, :]
+    grads[-2] = gu.t() @ h + gj.t() @ dh + gd.t() @ ddh
+    grads[-1] = gu.sum(0)
+    gh, gdh, gddh = gu @ wo, gj @ wo, gd @ wo
+    for i in range(len(acts) - 1, -1, -1):
+        h_in, dh_in, ddh_in, z, dz, ddz, dzv, a, s1, s2 = hidden[i]
+        s3 = acts[i].third(z, a, s1, s2)
+        curv = gdh * dz if ddz is None else gdh * dz + gddh * ddz
+        gz = gh * s1 + s2 * curv + s3 * (gddh * (dzv * dzv))
+        gdzv = (2.0 * gddh) * (s2 * dzv)
+        gdz = gdh * s1 + (gdzv if vc is None else vc * gdzv)
+        grads[2 * i + 1] = gz.sum(0)
+        if i > 0:
+            w = params[2 * i]
+            gddz = gddh * s1
+            grads[2 * i] = gz.t() @ h_in + gdz.t() @ dh_in + gddz.t() @ ddh_in
+            gh, gdh, gddh = gz @ w, gdz @ w, gddz @ w
+        else:
+            grads[0] = gz.t() @ h_in + gdz.sum(0).unsqueeze(1) * scale
+    return grads
+
+
+def second_sweep_backward(
+    layers: list,
+    params: Sequence[torch.Tensor],
+    scale: torch.Tensor,
+    v: torch.Tensor | None,
+    acts: Sequence,
+    gu: torch.Tensor,
+    gjac: torch.Tensor,
+    gdd: torch.Tensor,
+) -> list[torch.Tensor]:
+    """Parameter gradients of :func:`_second_sweep` (``keep=True``: ``layers`` is its last
+    return value) for upstream gradients ``gu (N, c)``, ``gjac (N, c, d)``,
+    ``gdd (N, K, c)``; the formulas are in :class:`SecondOrderMLP`."""
+    if layers[-1][1].dim() == 2:  # from _second_sweep_1d
+        return _second_backward_1d(layers, params, scale, v, acts, gu, gjac, gdd)
+    *hidden, (h, dh, ddh) = layers
+    grads: list[torch.Tensor] = [gu] * len(params)  # placeholders, all overwritten
+    wo = params[-2]
+    gjt = gjac.transpose(1, 2)  # (N, d, c)
+    grads[-2] = gu.t() @ h + _flat(gjt).t() @ _flat(dh) + _flat(gdd).t() @ _flat(ddh)
+    grads[-1] = gu.sum(0)
+    gh, gdh, gddh = gu @ wo, gjt @ wo, gdd @ wo
+    for i in range(len(acts) - 1, -1, -1):
+        h_in, dh_in, ddh_in, z, dz, ddz, dzv, a, s1, s2 = hidden[i]
+        s3 = acts[i].third(z, a, s1, s2)
+        s1e = s1.unsqueeze(1)
+        gz = gh * s1 + (gdh * dz).sum(1) * s2 + (gddh * (dzv * dzv)).sum(1) * s3
+        if ddz is not None:
+            gz = gz + (gddh * ddz).sum(1) * s2
+        gdzv = 2.0 * gddh * s2.unsqueeze(1) * dzv  # (N, K, width)
+        gdz = gdh * s1e + (gdzv if v is None else v.unsqueeze(-1) * gdzv)
+        grads[2 * i + 1] = gz.sum(0)
+        if i > 0:
+            w = params[2 * i]
+            gddz = gddh * s1e
+            grads[2 * i] = (
+                gz.t() @ h_in + _flat(gdz).t() @ _flat(dh_in) + _flat(gddz).t() @ _flat(ddh_in)
+            )
+            gh, gdh, gddh = gz @ w, gdz @ w, gddz @ w
+        else:
+            # dz1[j, k] = scale_j W1[k, j] for every point
+            grads[0] = gz.t() @ h_in + gdz.sum(0).t() * scale.unsqueeze(0)
+    return grads
+
+
 class SecondOrderMLP(torch.autograd.Function):
     """:func:`_second_sweep` with a hand-written backward (parameter gradients only).
 
@@ -310,34 +458,7 @@ class SecondOrderMLP(torch.autograd.Function):
     @staticmethod
     def backward(ctx, gu, gjac, gdd):
         scale, *params = ctx.saved_tensors
-        acts, v = ctx.acts, ctx.v
-        *layers, (h, dh, ddh) = ctx.layers
-        grads = [None] * len(params)
-        wo = params[-2]
-        gjt = gjac.transpose(1, 2)  # (N, d, c)
-        grads[-2] = gu.t() @ h + _flat(gjt).t() @ _flat(dh) + _flat(gdd).t() @ _flat(ddh)
-        grads[-1] = gu.sum(0)
-        gh, gdh, gddh = gu @ wo, gjt @ wo, gdd @ wo
-        for i in range(len(acts) - 1, -1, -1):
-            h_in, dh_in, ddh_in, z, dz, ddz, dzv, a, s1, s2 = layers[i]
-            s3 = acts[i].third(z, a, s1, s2)
-            s1e = s1.unsqueeze(1)
-            gz = gh * s1 + (gdh * dz).sum(1) * s2 + (gddh * (dzv * dzv)).sum(1) * s3
-            if ddz is not None:
-                gz = gz + (gddh * ddz).sum(1) * s2
-            gdzv = 2.0 * gddh * s2.unsqueeze(1) * dzv  # (N, K, width)
-            gdz = gdh * s1e + (gdzv if v is None else v.unsqueeze(-1) * gdzv)
-            grads[2 * i + 1] = gz.sum(0)
-            if i > 0:
-                w = params[2 * i]
-                gddz = gddh * s1e
-                grads[2 * i] = (
-                    gz.t() @ h_in + _flat(gdz).t() @ _flat(dh_in) + _flat(gddz).t() @ _flat(ddh_in)
-                )
-                gh, gdh, gddh = gz @ w, gdz @ w, gddz @ w
-            else:
-                # dz1[j, k] = scale_j W1[k, j] for every point
-                grads[0] = gz.t() @ h_in + gdz.sum(0).t() * scale.unsqueeze(0)
+        grads = second_sweep_backward(ctx.layers, params, scale, ctx.v, ctx.acts, gu, gjac, gdd)
         return (None, None, None, None, *grads)
 
     @staticmethod
@@ -355,6 +476,44 @@ class SecondOrderMLP(torch.autograd.Function):
         scale = torch.tensor([0.5, 2.0], dtype=torch.float64)
         v = torch.randn(7, 2, generator=gen, dtype=torch.float64)
         return (h0, scale, v, [Sine(3.0), Gauss(0.7)], *params)
+
+
+def _square_objective(u: torch.Tensor, jac: torch.Tensor, dd: torch.Tensor) -> tuple:
+    """``sum u^2 + sum J + sum dd^2`` and its gradient (for :meth:`SecondOrderObjective.
+    gradcheck_inputs`)."""
+    loss = (u * u).sum() + jac.sum() + (dd * dd).sum()
+    return loss, (2.0 * u, torch.ones_like(jac), 2.0 * dd)
+
+
+class SecondOrderObjective(torch.autograd.Function):
+    """A scalar loss of :func:`_second_sweep`'s outputs with its parameter gradient
+    computed in the forward pass, by hand, with no autograd graph.
+
+    ``apply(h0, scale, v, acts, objective, W1, b1, ..., Wo, bo) -> loss``; ``objective(u,
+    J, dd) -> (loss, (gu, gJ, gdd))`` returns the loss and its gradient with respect to
+    the three outputs (written out by the caller, e.g. the Padé loss). The parameter
+    gradient is :func:`second_sweep_backward` of those; backward scales it by the
+    incoming gradient. Not twice differentiable.
+    """
+
+    @staticmethod
+    def forward(ctx, h0, scale, v, acts, objective, *params):
+        u, jac, dd, saved = _second_sweep(h0, scale, v, acts, params, keep=True)
+        loss, (gu, gjac, gdd) = objective(u, jac, dd)
+        grads = second_sweep_backward(saved, params, scale, v, acts, gu, gjac, gdd)
+        ctx.save_for_backward(*grads)
+        return loss
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g):
+        return (None, None, None, None, None, *(g * gp for gp in ctx.saved_tensors))
+
+    @staticmethod
+    def gradcheck_inputs() -> tuple:
+        """:meth:`SecondOrderMLP.gradcheck_inputs` with a sum-of-squares objective."""
+        h0, scale, v, acts, *params = SecondOrderMLP.gradcheck_inputs()
+        return (h0, scale, v, acts, _square_objective, *params)
 
 
 @functools.lru_cache(maxsize=16)

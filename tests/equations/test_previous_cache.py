@@ -112,3 +112,35 @@ def test_cached_path_equals_recomputing_bit_for_bit(name, monkeypatch):
         assert torch.equal(l_c, l_f)
         assert len(g_c) == len(g_f) > 0
         assert all(torch.equal(a, b) for a, b in zip(g_c, g_f, strict=True))
+
+
+@pytest.mark.parametrize("case", ["advection1d", "advection2d"])
+def test_fused_pade_paths_equal_autograd_over_separate_terms(case, monkeypatch):
+    """Padé loss (float64) three ways: the whole loss and its gradient by hand in one pass
+    (``fused_objective``, default), the boundary points stacked into the interior sweep
+    with autograd over the loss terms, and a separate boundary forward (``fuse_boundary =
+    False``): same loss and parameter gradients to round-off. advection2d (rotation) has
+    a non-constant velocity, so the ``(grad v) v`` term is covered too."""
+    out = {}
+    for fuse, objective in ((True, True), (True, False), (False, False)):
+        monkeypatch.setattr(advection.Advection, "fuse_boundary", fuse)
+        monkeypatch.setattr(advection.Advection, "fused_objective", objective)
+        sets = ["solver.samples=64", "run.dtype=float64", "solver.time_scheme=pade4"]
+        cfg = load_config(case, [], sets)
+        torch.manual_seed(0)
+        eq = Run(cfg).equation
+        problem = list(eq.step_problems(1, cfg.case.dt, cfg.case.dt))[0]
+        x = problem.sample(torch.Generator().manual_seed(3))
+        loss = problem.loss(x)
+        fused = "SecondOrderObjective" in type(loss.grad_fn).__name__
+        assert fused == objective
+        grads = torch.autograd.grad(loss, list(problem.field.parameters()))
+        out[fuse, objective] = (loss.detach(), grads)
+    assert eq.time_scheme == "pade4" and eq.boundary_weight > 0  # a penalty to test
+    l_s, g_s = out[False, False]
+    assert l_s.dtype == torch.float64
+    for key in ((True, True), (True, False)):
+        l_f, g_f = out[key]
+        assert torch.allclose(l_f, l_s, rtol=1e-12, atol=0)
+        for a, b in zip(g_f, g_s, strict=True):
+            assert torch.allclose(a, b, rtol=1e-10, atol=1e-14)

@@ -11,7 +11,7 @@ import torch
 from insr.config import load_config
 from insr.fields import build_field, representation_params
 from insr.fields.base import Field
-from insr.fields.mlp import SecondOrderMLP
+from insr.fields.mlp import SecondOrderMLP, SecondOrderObjective
 from insr.run import Run
 
 KINDS = [
@@ -110,17 +110,48 @@ def test_second_order_backward_passes_gradcheck(kind, over, dim, which):
 
 def test_sample_inputs_for_insr_gradcheck_pass():
     assert torch.autograd.gradcheck(SecondOrderMLP.apply, SecondOrderMLP.gradcheck_inputs())
+    assert torch.autograd.gradcheck(
+        SecondOrderObjective.apply, SecondOrderObjective.gradcheck_inputs()
+    )
+
+
+@pytest.mark.parametrize("kind,over", KINDS)
+@pytest.mark.parametrize("dim", [1, 2])
+def test_objective_gradient_by_hand_matches_autograd_of_the_loss(kind, over, dim):
+    f = _field(kind, over, dim)
+    x = _points(dim)
+    v = _direction("per-point", x.shape[0], dim)
+    target = torch.randn(x.shape[0], 2, dtype=torch.float64)
+
+    def objective(u, jac, dd):
+        # loss = mean((u - t)^2) + sum(J^3) / N + mean(dd * t), gradient written out
+        n = u.shape[0]
+        loss = ((u - target) ** 2).mean() + (jac**3).sum() / n + (dd[:, 0] * target).mean()
+        return loss, (
+            2.0 * (u - target) / u.numel(),
+            3.0 * jac**2 / n,
+            target.unsqueeze(1) / u.numel(),
+        )
+
+    loss = f.directional_objective(x, v, objective)  # type: ignore[operator]
+    g_hand = torch.autograd.grad(loss, list(f.parameters()))
+    u, jac, dd = _reference(f, x, v)
+    ref = ((u - target) ** 2).mean() + (jac**3).sum() / x.shape[0] + (dd * target).mean()
+    assert torch.allclose(loss, ref, rtol=1e-12, atol=0)
+    g_ref = torch.autograd.grad(ref, list(f.parameters()))
+    for a, b in zip(g_hand, g_ref, strict=True):
+        assert (a - b).abs().max() <= 1e-10 * (1.0 + b.abs().max())
 
 
 def test_autograd_switch_gives_the_same_numbers():
-    """``custom_backward = False`` (the path before the hand-written backward: autograd
+    """``second_order_backward = False`` (the path before the hand-written backward: autograd
     through the sweep) and the hand-written backward agree."""
     f = _field(*KINDS[0], 2)
     x = _points(2)
     v = _direction("per-point", x.shape[0], 2)
     grads = {}
     for custom in (True, False):
-        f.custom_backward = custom  # type: ignore[assignment]
+        f.second_order_backward = custom  # type: ignore[assignment]
         out = _closed(f, x, v)
         assert ("SecondOrderMLP" in type(out[0].grad_fn).__name__) == custom
         grads[custom] = torch.autograd.grad(_loss(*out), list(f.parameters()))
@@ -136,7 +167,13 @@ def test_points_that_need_x_gradients_take_autograd_through_the_sweep():
     assert torch.isfinite(gx).all() and gx.abs().max() > 0
 
 
-def test_default_advection1d_loss_runs_the_hand_written_backward(monkeypatch):
+@pytest.mark.parametrize("fused", [True, False])
+def test_default_advection1d_loss_runs_the_hand_written_backward(monkeypatch, fused):
+    """Default: the whole Padé loss in one SecondOrderObjective node; with
+    ``fused_objective = False``, one SecondOrderMLP sweep for the trained field (the
+    frozen previous one needs no graph)."""
+    from insr.equations.advection import Advection
+
     calls = []
     apply = SecondOrderMLP.apply
 
@@ -145,9 +182,11 @@ def test_default_advection1d_loss_runs_the_hand_written_backward(monkeypatch):
         return apply(*args)
 
     monkeypatch.setattr(SecondOrderMLP, "apply", counting)
+    monkeypatch.setattr(Advection, "fused_objective", fused)
     cfg = load_config("advection1d", [], [])
     eq = Run(cfg).equation
     problem = list(eq.step_problems(1, cfg.case.dt, cfg.case.dt))[0]
     loss = problem.loss(problem.sample(torch.Generator().manual_seed(0)))
     loss.backward()
-    assert calls == [1]  # the trained field; the frozen previous one needs no graph
+    assert ("SecondOrderObjective" in type(loss.grad_fn).__name__) == fused
+    assert calls == ([] if fused else [1])

@@ -1,0 +1,427 @@
+"""Ours vs the path before issue 15 vs the hand-written limit, in one invocation.
+
+``PYTHONPATH=. nice -n 10 python benchmarks/perf.py [--steps N] [--full] [--no-compile]
+[--out benchmarks/results/perf.md]``
+
+Code paths (switched per call, so alternatives can be interleaved in one process):
+
+- **ours**: the defaults -- the Padé loss and its parameter gradient in one hand-written
+  pass (:class:`insr.fields.mlp.SecondOrderObjective` with
+  :func:`insr.equations.advection.pade_objective`, boundary rows in the same sweep), the
+  fluid Laplacian by the closed-form second-order sweep with its hand-written backward
+  (:class:`insr.fields.mlp.SecondOrderMLP`), the previous step's terms once per sample
+  set (:class:`insr.equations.base.PerSampleSet`).
+- **before**: the same code with those switched off -- autograd through the closed-form
+  sweep (``ActivationMLP.second_order_backward = False``), no closed-form Laplacian hook
+  (the Laplacian is autograd's Hessian diagonal of the closed-form Jacobian, third-order
+  backward), the previous field re-evaluated on every loss evaluation
+  (``PerSampleSet.enabled = False``), autograd over the loss terms and a separate
+  boundary forward (``Advection.fused_objective = fuse_boundary = False``) and the wall
+  gradient taken with a graph to ``x`` (autograd through the first-order sweep), i.e.
+  main before this work.
+- **limit** (default loss only): the same loss and gradient written out by hand -- the
+  forward sweep, the loss's gradient w.r.t. ``(u, J, v^T H v)`` and
+  :func:`insr.fields.mlp.second_sweep_backward`, no autograd at all -- eager and under
+  ``torch.compile`` (compile time reported separately; not paid by a run).
+
+Timings: interleaved round-robin, median of rounds, one torch thread; case runs are
+separate processes (``benchmarks.case_run``). The machine is shared: compare ratios
+within one invocation, not absolute times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+import insr  # noqa: E402,F401  (OpenMP defaults before torch loads)
+from benchmarks.common import config, interleaved  # noqa: E402
+from insr.equations import advection, fluid  # noqa: E402
+from insr.equations.base import PerSampleSet  # noqa: E402
+from insr.fields.mlp import ActivationMLP, _second_sweep, second_sweep_backward  # noqa: E402
+from insr.run import Run  # noqa: E402
+from insr.stepper import optimize  # noqa: E402
+
+PATHS = ("ours", "before")
+_CLOSED_LAPLACIAN = ActivationMLP.closed_laplacian
+_GRAD_P = fluid._grad_p
+
+
+def _grad_p_before(f, x: torch.Tensor) -> torch.Tensor:
+    """The wall gradient as on main before: a graph to ``x`` (autograd through the sweep)."""
+    from insr.derivatives import operators
+
+    return operators.jacobian(f, x.detach().requires_grad_(True), create_graph=True)[1][:, 0, :]
+
+
+def set_path(name: str) -> None:
+    """Switch every fast path of issue 15 on (``ours``) or off (``before``)."""
+    on = name == "ours"
+    ActivationMLP.second_order_backward = on
+    ActivationMLP.closed_laplacian = _CLOSED_LAPLACIAN if on else None  # type: ignore[assignment,method-assign]
+    PerSampleSet.enabled = on
+    advection.Advection.fuse_boundary = on
+    advection.Advection.fused_objective = on
+    fluid._grad_p = _GRAD_P if on else _grad_p_before
+
+
+@contextlib.contextmanager
+def path(name: str) -> Iterator[None]:
+    set_path(name)
+    try:
+        yield
+    finally:
+        set_path("ours")
+
+
+# ------------------------------------------------------------------ loss evaluations
+def _step_problems(case: str, sets: list[str]):
+    cfg = config(case, sets)
+    torch.manual_seed(0)
+    run = Run(cfg)
+    return cfg, run, list(run.equation.step_problems(1, cfg.case.dt, cfg.case.dt))
+
+
+def loss_fn(case: str, name: str, sets: list[str] | None = None, stage: int = 0) -> Callable:
+    """One loss evaluation + parameter gradient of sub-problem ``stage`` of step 1 on one
+    fixed sample set (as inside L-BFGS), on code path ``name``."""
+    with path(name):
+        _, _, problems = _step_problems(case, sets or [])
+    problem = problems[stage]
+    x = problem.sample(torch.Generator().manual_seed(0))
+
+    def one() -> None:
+        set_path(name)
+        problem.field.zero_grad(set_to_none=True)
+        problem.loss(x).backward()
+
+    return one
+
+
+def limit_fn(compiled: bool) -> tuple[Callable, float, float]:
+    """The default advection1d Padé loss and its gradient by hand (no autograd); returns
+    ``(call, compile seconds, max relative difference of its gradient vs ours)``."""
+    cfg, run, problems = _step_problems("advection1d", [])
+    eq, problem = run.equation, problems[0]
+    field, prev = eq.field, _frozen(eq.field)
+    x = problem.sample(torch.Generator().manual_seed(0))
+    n, dt = x.shape[0], cfg.case.dt
+    half, twelfth, wb, g = 0.5 * dt, dt * dt / 12.0, eq.boundary_weight, eq.boundary_value
+    lo, hi = cfg.case.domain[0]
+    x_all = torch.cat([x, torch.tensor([[lo], [hi]], dtype=x.dtype)])
+    v = torch.cat([eq.case.velocity(x, dt), torch.zeros(2, 1, dtype=x.dtype)])
+    with torch.no_grad():
+        u_p, j_p, dd_p = prev.directional_derivatives(x, v[:n])
+        rest = half * (j_p[:, :, 0] * v[:n]) - u_p - twelfth * dd_p
+    h0, scale, acts = field.to_symmetric(x_all), field._sym_scale(x_all), field.acts
+    params = [p for p in field._flat_params()]
+
+    def loss_and_grads(h0, scale, v, rest, *ps):
+        u, jac, dd, saved = _second_sweep(h0, scale, v, acts, ps, keep=True)
+        du = (jac * v.unsqueeze(1)).sum(-1)
+        r = u[:n] + half * du[:n] + twelfth * dd[:n, 0] + rest
+        ub = u[n:] - g
+        loss = (r * r).mean() + wb * (ub * ub).mean()
+        gr = (2.0 / r.numel()) * r
+        gu = torch.cat([gr, (2.0 * wb / ub.numel()) * ub])
+        zero = torch.zeros_like(ub)
+        gjac = torch.cat([half * gr, zero]).unsqueeze(-1) * v.unsqueeze(1)
+        gdd = torch.cat([twelfth * gr, zero]).unsqueeze(1)
+        return loss, second_sweep_backward(saved, ps, scale, v, acts, gu, gjac, gdd)
+
+    fn = torch.compile(loss_and_grads, dynamic=False) if compiled else loss_and_grads
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        _, grads = fn(h0, scale, v, rest, *params)
+    compile_s = time.perf_counter() - t0 if compiled else 0.0
+    field.zero_grad(set_to_none=True)
+    problem.loss(x).backward()
+    diff = max(
+        float((a - p.grad).abs().max() / p.grad.abs().max())
+        for a, p in zip(grads, params, strict=True)
+    )
+
+    def one() -> None:
+        with torch.no_grad():
+            _, gs = fn(h0, scale, v, rest, *params)
+        for p, gp in zip(params, gs, strict=True):
+            p.grad = gp
+
+    return one, compile_s, diff
+
+
+def _frozen(field):
+    from insr.equations.base import frozen_copy
+
+    return frozen_copy(field)
+
+
+# ------------------------------------------------------------------ L-BFGS
+def lbfgs_setup(name: str, history: int | None = None) -> Callable[[], tuple]:
+    """Step-1 L-BFGS on the default advection1d budget after the step-0 fit, on code path
+    ``name``; returns a call that resets the field and runs it, giving
+    ``(seconds per loss evaluation, evaluations, final loss)``."""
+    with path(name):
+        cfg, run, _ = _step_problems("advection1d", [])
+        init_budget, budget = run.budgets()
+        eq = run.equation
+        optimize(eq.initial_problems()[0], init_budget, torch.Generator().manual_seed(0))
+    if history is not None:
+        budget.lbfgs_history = history
+    start = {k: t.clone() for k, t in eq.field.state_dict().items()}
+
+    def one() -> tuple:
+        eq.field.load_state_dict(start)
+        with path(name):
+            problem = list(eq.step_problems(1, cfg.case.dt, cfg.case.dt))[0]
+            res = optimize(problem, budget, torch.Generator().manual_seed(1))
+        return res.seconds / res.iterations, res.iterations, res.loss
+
+    return one
+
+
+def lbfgs_interleaved(setups: dict[str, Callable[[], tuple]], rounds: int) -> dict:
+    """Median ms per evaluation of each setup, run round-robin."""
+    out: dict[str, list] = {k: [] for k in setups}
+    for _ in range(rounds):
+        for k, fn in setups.items():
+            out[k].append(fn())
+    return {
+        k: {
+            "ms_per_eval": 1e3 * statistics.median(o[0] for o in v),
+            "evaluations": v[0][1],
+            "loss": v[0][2],
+        }
+        for k, v in out.items()
+    }
+
+
+# ------------------------------------------------------------------ case runs
+def case_run(name: str, case: str, steps: int, sets: list[str]) -> dict:
+    """``benchmarks.case_run`` in a fresh process on code path ``name``."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "benchmarks.perf", "--case-run", name, case, str(steps), *sets]
+    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"benchmark run failed: {' '.join(cmd)}\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _metric(r: dict, key: str, row: int) -> float:
+    vals = r["metrics"].get(key)
+    return float(vals[row]) if vals is not None and len(vals) > abs(row) else float("nan")
+
+
+# ------------------------------------------------------------------ main
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=20, help="advection1d steps per path")
+    ap.add_argument("--full", action="store_true", help="also run ours for all 240 steps")
+    ap.add_argument("--no-compile", action="store_true", help="skip the compiled limit")
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--out", type=Path, default=None, help="also write the report here")
+    ap.add_argument("--case-run", nargs="+", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.case_run:
+        from benchmarks.case_run import run_case
+
+        name, case, steps, *sets = a.case_run
+        set_path(name)
+        print(json.dumps(run_case(case, int(steps), sets)))
+        return 0
+
+    torch.set_num_threads(1)
+    lines: list[str] = []
+
+    def say(s: str = "") -> None:
+        print(s, flush=True)
+        lines.append(s)
+
+    say("# benchmarks/perf.py: ours vs before vs the hand-written limit")
+    say()
+    say(
+        "Command: `PYTHONPATH=. nice -n 10 python benchmarks/perf.py "
+        + " ".join(argv or sys.argv[1:])
+        + "`"
+    )
+    say(
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, torch {torch.__version__}, "
+        f"{os.cpu_count()} CPUs, load average at start {os.getloadavg()[0]:.1f} "
+        "(**contended machine**: absolute times are inflated; compare ratios)."
+    )
+    say()
+
+    # 1. default loss
+    fns = {
+        "before: autograd through the closed-form sweep, previous field every call, "
+        "separate boundary pass": loss_fn("advection1d", "before"),
+        "ours: loss + gradient in one hand-written pass (SecondOrderObjective), previous "
+        "terms once per sample set, boundary rows in the sweep": loss_fn("advection1d", "ours"),
+    }
+    eager, _, diff_e = limit_fn(compiled=False)
+    fns["limit, eager: loss + gradient by hand, no autograd"] = eager
+    compile_s = diff_c = float("nan")
+    if not a.no_compile:
+        try:
+            comp, compile_s, diff_c = limit_fn(compiled=True)
+            fns["limit: the same under torch.compile"] = comp
+        except Exception as e:  # noqa: BLE001 - report, keep the rest of the benchmark
+            say(f"(torch.compile of the limit failed: {type(e).__name__}: {str(e)[:200]})")
+    ms = {k: 1e3 * v for k, v in interleaved(fns, rounds=a.rounds, reps=30).items()}
+    base = ms[next(iter(ms))]
+    lim = min(v for k, v in ms.items() if k.startswith("limit"))
+    say("## Default loss: one evaluation + parameter gradient")
+    say()
+    say("advection1d defaults (SIREN 2×20, Padé(2,2), 1,000 samples held fixed as in")
+    say("L-BFGS, Dirichlet penalty), step 1, one thread, interleaved.")
+    say()
+    say("| code path | ms | vs before | vs fastest limit |")
+    say("|---|---|---|---|")
+    for k, v in ms.items():
+        say(f"| {k} | {v:.3f} | {v / base:.2f}× | {v / lim:.2f}× |")
+    say()
+    say(
+        f"Limit gradients vs ours: max relative difference {diff_e:.1e} (eager), "
+        f"{diff_c:.1e} (compiled); compile time {compile_s:.1f} s (not counted above; "
+        "less when torch's inductor cache holds an earlier compile)."
+    )
+    say()
+
+    # 2. L-BFGS
+    say("## L-BFGS per loss evaluation (step 1 after the step-0 fit, default budget)")
+    say()
+    say("advection1d defaults; the whole step-1 optimization (loss, backward, L-BFGS's own")
+    say("work) divided by its loss evaluations; configurations run round-robin, median.")
+    say()
+    say("| code path | lbfgs_history | ms/evaluation | evaluations | final loss |")
+    say("|---|---|---|---|---|")
+    setups = {name: lbfgs_setup(name) for name in PATHS}
+    for h in (10, 20, 100):
+        setups[f"ours h{h}"] = lbfgs_setup("ours", history=h)
+    lb = lbfgs_interleaved(setups, rounds=max(3, a.rounds // 2))
+    for k, r in lb.items():
+        name, hist = (k.split()[0], k.split()[1][1:]) if " " in k else (k, "50 (default)")
+        say(f"| {name} | {hist} | {r['ms_per_eval']:.3f} | {r['evaluations']} | {r['loss']:.3e} |")
+    say()
+    say(
+        "ours / before per evaluation: "
+        f"{lb['ours']['ms_per_eval'] / lb['before']['ms_per_eval']:.2f}×"
+    )
+    say()
+
+    # 3. advection1d runs
+    say(f"## `insr run advection1d` (defaults), {a.steps} steps per path, fresh processes")
+    say()
+    runs = {name: case_run(name, "advection1d", a.steps, []) for name in PATHS}
+    say(
+        "| code path | step 0 s | s/step (1..) | wall s | extrapolated 240 steps s "
+        "| step-10 grad. rel. err. autodiff / fd | max\\|u-u*\\| last |"
+    )
+    say("|---|---|---|---|---|---|---|")
+    for name, r in runs.items():
+        extra = r["step0_seconds"] + 240 * r["seconds_per_step"]
+        g10 = _metric(r, "gradient_rel_error_fd", 10)
+        a10 = _metric(r, "gradient_rel_error_autodiff", 10)
+        say(
+            f"| {name} | {r['step0_seconds']:.2f} | {r['seconds_per_step']:.3f} | "
+            f"{r['total_seconds']:.1f} | {extra:.0f} (extrapolated) | "
+            f"{100 * a10:.2f} % / {100 * g10:.2f} % | "
+            f"{_metric(r, 'field_max_error', -1):.4f} |"
+        )
+    say()
+    say(
+        "ours / before: "
+        f"{runs['ours']['seconds_per_step'] / runs['before']['seconds_per_step']:.2f}× "
+        "per step (steps 1..), "
+        f"{runs['ours']['total_seconds'] / runs['before']['total_seconds']:.2f}× wall."
+    )
+    say()
+    if a.full:
+        r = case_run("ours", "advection1d", 240, [])
+        say(
+            f"ours, all 240 steps (measured): {r['total_seconds']:.1f} s in-process wall, "
+            "step-10 gradient rel. error autodiff / fd "
+            f"{100 * _metric(r, 'gradient_rel_error_autodiff', 10):.2f} % / "
+            f"{100 * _metric(r, 'gradient_rel_error_fd', 10):.2f} %, "
+            f"last-step max|u-u*| {_metric(r, 'field_max_error', -1):.4f}, "
+            "last-step gradient rel. error autodiff / fd "
+            f"{100 * _metric(r, 'gradient_rel_error_autodiff', -1):.2f} % / "
+            f"{100 * _metric(r, 'gradient_rel_error_fd', -1):.2f} %."
+        )
+        say()
+
+    # 4. Taylor-Green
+    say("## Taylor–Green (defaults): per-stage loss evaluation + gradient, step 1")
+    say()
+    say("On one fixed sample set, so the once-per-sample-set terms are reused; the default")
+    say("Adam resamples every iteration (the cache does not apply), so a whole step gains")
+    say("less: see the step table below (fresh processes, step 1 of a run).")
+    say()
+    stages = ("advect", "pressure", "project")
+    tg = {
+        f"{n} {s}": loss_fn("taylor_green", n, stage=i) for i, s in enumerate(stages) for n in PATHS
+    }
+    tms = {k: 1e3 * v for k, v in interleaved(tg, rounds=max(3, a.rounds // 2), reps=10).items()}
+    say("| stage | before ms | ours ms | ours / before |")
+    say("|---|---|---|---|")
+    for s in stages:
+        b, o = tms[f"before {s}"], tms[f"ours {s}"]
+        say(f"| {s} | {b:.2f} | {o:.2f} | {o / b:.2f}× |")
+    tb, to = (sum(tms[f"{n} {s}"] for s in stages) for n in ("before", "ours"))
+    say(f"| sum of one evaluation per stage | {tb:.2f} | {to:.2f} | {to / tb:.2f}× |")
+    say()
+    tgr = {name: case_run(name, "taylor_green", 1, []) for name in PATHS}
+    say("| code path | step 1 wall s | iterations | relative velocity error |")
+    say("|---|---|---|---|")
+    for name, r in tgr.items():
+        err = _metric(r, "velocity_rel_error", -1)
+        say(
+            f"| {name} | {r['metrics']['wall_seconds'][1]:.2f} | "
+            f"{r['iterations_per_step']:.0f} | {err:.4f} |"
+        )
+    say()
+
+    # 5. hash grid vs SIREN
+    steps = min(a.steps, 10)
+    hg = case_run("ours", "advection1d", steps, ["representation.kind=hashgrid"])
+    si = runs["ours"]
+    say(f"## Hash grid vs SIREN, advection1d, ours, {steps} steps (hash grid preset)")
+    say()
+    say(
+        "| representation | s/step | loss evaluations/step | ms/evaluation "
+        "| grad. rel. err. (autodiff), last step |"
+    )
+    say("|---|---|---|---|---|")
+    for label, r, row in (
+        ("hash grid (its preset: Adam)", hg, -1),
+        ("SIREN (L-BFGS)", si, steps - 1),
+    ):
+        per = 1e3 * r["seconds_per_step"] / max(r["iterations_per_step"], 1.0)
+        say(
+            f"| {label} | {r['seconds_per_step']:.3f} | {r['iterations_per_step']:.0f} | "
+            f"{per:.2f} | {100 * _metric(r, 'gradient_rel_error_autodiff', row):.2f} % |"
+        )
+    say()
+    say(f"hash grid / SIREN per step: {hg['seconds_per_step'] / si['seconds_per_step']:.2f}×")
+    say(f"\nLoad average at the end: {os.getloadavg()[0]:.1f}")
+    if a.out is not None:
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        a.out.write_text("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
