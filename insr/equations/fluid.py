@@ -18,6 +18,19 @@ with outward normal ``n``:
 3. project: ``u`` starts from ``u*`` and minimizes ``mean |u(x) − (u*(x) − ∇p(x))|²``
    + ``wall_weight`` · ``mean (u(x_b)·n)²``.
 
+Gradient supervision (``derivative.gradient_supervision = w_g``, the key advection uses):
+step 1 also transports the velocity gradient. The advected field is ``u_prev ∘ X``, so its
+Jacobian is ``J_prev(X(x)) · ∂X/∂x`` (chain rule through the backtrace: transport of ``∇u``
+plus its stretching by the flow map), and the advect loss gains
+
+    w_g · mean |J_u(x) − ∂/∂x [u_prev(X(x))]|²_F
+
+with ``J_u`` by autodiff (closed form where the field has one) and the target by reverse
+mode through the backtrace (zero where a foot is clamped to the wall). It is the spatial
+gradient of the advect residual, so it asks the residual to be flat, as advection's eq. (4)
+does. ``w_g`` is in units of length² (it multiplies squared gradients). Sobolev
+initialization (``sobolev_weight``) is not defined for the fluid and is refused.
+
 Here ``p`` is the projection potential (units L²/T); the logged pressure is ``p / dt``
 (kinematic, L²/T², as in the grid reference). ``∇·u*`` and ``∇p`` in the targets use the
 ``derivative.loss`` strategy. Step 0 fits ``u`` to the initial velocity and ``p`` to 0 (a
@@ -118,9 +131,12 @@ def refuse_inert_numerics(n: Numerics) -> None:
             f"{{time_scheme}} = {n.time_scheme!r} has no effect on the Euler equations "
             "(semi-Lagrangian advection + projection; extra.fluid.backtrace sets it)"
         )
-    for name in ("sobolev_weight", "gradient_supervision"):
-        if getattr(n, name) != 0.0:
-            raise SettingError(f"{{{name}}} has no effect on the Euler equations: set it to 0")
+    if n.sobolev_weight != 0.0:
+        raise SettingError(
+            "{sobolev_weight} has no effect on the fluid (its step-0 fit has no exact "
+            "gradient target): set it to 0; {gradient_supervision} supervises the "
+            "advect step's gradient"
+        )
     if n.loss_strategy == "coarse_to_fine":
         raise SettingError(
             "{loss_strategy} = 'coarse_to_fine' has no schedule on the Euler equations; "
@@ -140,6 +156,7 @@ class Fluid:
     ) -> None:
         n = numerics if numerics is not None else Numerics()
         refuse_inert_numerics(n)
+        self.gradient_supervision = float(n.gradient_supervision)
         self.case = case
         self.u = fields["u"]
         self.p = fields["p"]
@@ -183,6 +200,22 @@ class Fluid:
             foot = x - dt * prev(x)
         return torch.clamp(foot, self._lo, self._hi)
 
+    def advected(self, prev: Field, x: torch.Tensor, dt: float) -> tuple[torch.Tensor, ...]:
+        """Semi-Lagrangian target ``u_prev(X(x))`` ``(N, 2)`` and its Jacobian ``(N, 2, 2)``
+        in ``x`` (reverse mode through the backtrace), both without a graph."""
+
+        def target(y: torch.Tensor) -> torch.Tensor:
+            return prev(self._backtrace(prev, y, dt))
+
+        return operators.jacobian(target, x, closed=False)
+
+    def _supervised_advect(self, prev: Field, x: torch.Tensor, dt: float) -> torch.Tensor:
+        """Advect loss plus ``w_g mean |J_u - ∂/∂x u_prev(X)|²`` (module docstring)."""
+        target, target_j = self.advected(prev, x, dt)
+        u, jac = operators.jacobian(self.u, x, create_graph=True)
+        value = ((u - target) ** 2).sum(-1).mean()
+        return value + self.gradient_supervision * ((jac - target_j) ** 2).sum((-2, -1)).mean()
+
     def step_problems(self, step: int, t: float, dt: float) -> Iterator[SubProblem]:
         s = self.settings
         gen = torch.Generator(device=self.device)
@@ -193,6 +226,8 @@ class Fluid:
         advected = PerSampleSet(lambda x: prev(self._backtrace(prev, x, dt)))
 
         def advect(x: torch.Tensor) -> torch.Tensor:
+            if self.gradient_supervision > 0.0:
+                return self._supervised_advect(prev, x, dt)
             target = advected(x)
             return ((self.u(x) - target) ** 2).sum(-1).mean()
 
