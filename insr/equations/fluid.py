@@ -133,9 +133,9 @@ def refuse_inert_numerics(n: Numerics) -> None:
         )
     if n.sobolev_weight != 0.0:
         raise SettingError(
-            "{sobolev_weight} has no effect on the fluid (its step-0 fit has no exact "
-            "gradient target): set it to 0; {gradient_supervision} supervises the "
-            "advect step's gradient"
+            "{sobolev_weight} has no effect on the Euler equations (the fluid's step-0 "
+            "fit has no exact gradient target): set it to 0; {gradient_supervision} "
+            "supervises the advect step's gradient"
         )
     if n.loss_strategy == "coarse_to_fine":
         raise SettingError(

@@ -157,7 +157,7 @@ def test_fluid_weight_zero_is_plain_and_term_is_jacobian_mismatch() -> None:
 
 
 def test_fluid_refuses_sobolev_weight() -> None:
-    with pytest.raises(SettingError, match="sobolev_weight has no effect on the fluid"):
+    with pytest.raises(SettingError, match="sobolev_weight has no effect on the Euler equations"):
         _fluid(0.0, Affine(W), sobolev=0.01)
     from insr.run import Run
 
