@@ -13,9 +13,10 @@ install: $(BIN)/python
 	$(BIN)/pip install -q $(TORCH)
 	$(BIN)/pip install -q -e .
 
+# dev: test, lint and type-check tools; ray: the Ray executor tests start a local cluster
 install-dev: $(BIN)/python
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,ray]'
 
 run: install
 	$(BIN)/insr run advection1d
@@ -23,8 +24,8 @@ run: install
 test: install-dev
 	$(BIN)/python -m pytest
 
-lint:
-	$(BIN)/ruff format --check . && $(BIN)/ruff check .
+lint: install-dev
+	$(BIN)/ruff format --check . && $(BIN)/ruff check . && $(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

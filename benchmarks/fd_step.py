@@ -30,35 +30,25 @@ import insr  # noqa: F401  (sets OpenMP defaults before torch loads)
 from insr.config import load_config
 from insr.derivatives import get_strategy, grid_spacing
 from insr.metrics import gradient_noise, gradient_rel_error, relative_error
-from insr.runner import Run
-from insr.stepper import run_steps
+from insr.run.build import Run
 
 H_FACTORS = [0.1, 0.5, 1.0, 2.0, 3.0, 5.0]  # h / dx; 0.1 dx = 1e-3 on advection1d
 LOSS_FACTORS = [0.1, 1.0, 2.0, 5.0]
 
 
 def train(sets: list[str], steps: int) -> Run:
-    """A :class:`Run` of advection1d advanced to ``steps`` (field at t = steps dt)."""
+    """A :class:`Run` of advection1d advanced to ``steps`` (field at t = steps dt), through
+    the run's own solver (the same code path as ``insr run``, without the log)."""
     cfg = load_config("advection1d", sets=[f"case.steps={steps}", *sets])
     run = Run(cfg)
-    init_b, step_b = run.budgets()
-    run_steps(
-        run.equation,
-        dt=cfg.case.dt,
-        first_step=0,
-        last_step=steps,
-        init_budget=init_b,
-        step_budget=step_b,
-        gen=run.gen,
-        on_step=lambda st: None,
-        substeps=cfg.solver.substeps,
-    )
+    for step in range(steps + 1):
+        run.solver.advance(step, cfg.case.dt)
     return run
 
 
 def field_errors(run: Run, t: float, strategy) -> tuple[np.ndarray, np.ndarray, dict]:
     g = strategy(run.equation.field, run.points)[1].detach().double().numpy()
-    ex = run.case_exact(t)
+    ex = run.truth.sample(t)
     assert ex is not None
     g = g.reshape(ex["gradient"].shape)
     return g, ex["gradient"], ex

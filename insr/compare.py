@@ -22,6 +22,8 @@ Summary quantities (all read from the member logs, ``/metrics/<name>``):
 
 from __future__ import annotations
 
+import csv
+import itertools
 import json
 import math
 import os
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import torch
 
 from insr.config import (
     CONFIGS_DIR,
@@ -46,7 +49,12 @@ from insr.config import (
     suggest,
     upgrade_legacy,
 )
-from insr.errors import UsageError
+from insr.errors import RunInterrupted, UsageError
+from insr.executors import MemberTask, make_executor, run_members
+from insr.fields import REPRESENTATIONS
+from insr.log import RunLogReader, open_readonly
+from insr.run import driver
+from insr.run.resume import plan_resume
 
 SweepKind = Literal["representations", "gradients"]
 MANIFEST = "sweep.json"
@@ -159,8 +167,6 @@ def check_names(members: list[Member]) -> None:
 
 
 def _kinds() -> list[str]:
-    from insr.fields import REPRESENTATIONS
-
     return list(REPRESENTATIONS)
 
 
@@ -211,7 +217,6 @@ def expand_members(
 ) -> list[Member]:
     """Cartesian product of members × every ``--sweep`` × seeds. A variant's overrides
     come after the member's own; ``run.seed`` in ``--sweep`` is the seed dimension."""
-    import itertools
 
     dims: list[tuple[str, list[str]]] = []
     seed_list = list(seeds or [])
@@ -272,8 +277,6 @@ def latest_compare_dir(case_name: str, kind: SweepKind, repr_name: str | None = 
 
 def log_status(run_dir: Path) -> str | None:
     """Status attribute of ``run_dir/run.h5`` or None when there is no readable log."""
-    from insr.log import open_readonly
-
     p = run_dir / "run.h5"
     if not p.exists():
         return None
@@ -325,8 +328,6 @@ def config_difference(stored: dict[str, Any], wanted: dict[str, Any]) -> str | N
 def stored_config_difference(run_dir: Path, cfg: Any) -> str | None:
     """How the config stored in ``run_dir/run.h5`` differs from ``cfg`` (None: equal);
     an unreadable log or stored config counts as different."""
-    from insr.log import RunLogReader
-
     try:
         with RunLogReader(run_dir / "run.h5") as log:
             stored = build_config(log.config).as_dict()
@@ -339,9 +340,6 @@ def _run_or_resume(cfg: Any, run_dir: Path, report: Callable[[str, dict], None])
     """THE call into the runner: continue ``run_dir``'s log when it holds this very config
     (not complete, with a checkpoint), else start it afresh. Returns the step resumed from
     (None: started at step 0)."""
-    from insr.run import driver
-    from insr.run.resume import plan_resume
-
     if (run_dir / "run.h5").exists() and stored_config_difference(run_dir, cfg) is None:
         try:
             plan = plan_resume(run_dir)
@@ -358,16 +356,12 @@ def member_work(task: Any, progress: Any) -> None:
     """Work function of a sweep member (runs in a worker): run or resume its log and write
     the end record (status read back from the log, one-line reason). Never raises for a
     failed run."""
-    import torch
-
-    from insr.errors import RunInterrupted
-
     p = task.payload
     run_dir = Path(p["run_dir"])
     if not p.get("user_threads"):
         torch.set_num_threads(max(1, int(task.cpus)))
     total = int(p["steps"])
-    state = {"resumed_from": None}
+    state: dict[str, int | None] = {"resumed_from": None}
 
     def report(event: str, data: dict) -> None:
         if event == "done":
@@ -423,6 +417,137 @@ def validate_sets(case: str, config_files: list[str] | None, sets: list[str]) ->
     return base
 
 
+@dataclass
+class _Plan:
+    """What a sweep will do: the members' outcomes so far, the ones to run, the notes."""
+
+    outcomes: dict[str, MemberOutcome] = field(default_factory=dict)
+    todo: list[tuple[Member, dict[str, Any], Any]] = field(default_factory=list)
+    spec: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+def _plan_member(
+    plan: _Plan, m: Member, base: dict[str, Any], sets: list[str], compare_dir: Path, resume: bool
+) -> None:
+    """Resolve one member's config; record it as failed/unavailable/skipped or to run."""
+    plan.spec[m.name] = {"sets": m.sets, "config": m.config, "group": m.group or m.name}
+    if m.seed is not None:
+        plan.spec[m.name]["seed"] = m.seed
+    try:
+        raw = member_raw(base, sets, m)
+    except ConfigError as e:
+        plan.outcomes[m.name] = MemberOutcome(m.name, "?", "failed", _first_line(e))
+        return
+    k = member_kind(raw)
+    if k not in REPRESENTATIONS:
+        why = f"representation '{k}' is not available in this insr"
+        plan.outcomes[m.name] = MemberOutcome(m.name, k, "unavailable", why)
+        return
+    try:
+        cfg = build_config(raw)
+    except ConfigError as e:
+        plan.outcomes[m.name] = MemberOutcome(m.name, k, "failed", _first_line(e))
+        return
+    run_dir = compare_dir / m.name
+    if resume and (run_dir / "run.h5").exists():
+        diff = stored_config_difference(run_dir, cfg)
+        if diff is None and log_status(run_dir) == "complete":
+            plan.outcomes[m.name] = MemberOutcome(
+                m.name, k, "complete", "skipped: already complete"
+            )
+            return
+        if diff is not None:
+            plan.notes[m.name] = f"re-run: stored config differs ({diff})"
+        else:
+            plan.notes[m.name] = "resumed from its log"
+    plan.outcomes[m.name] = MemberOutcome(m.name, k, "pending", plan.notes.get(m.name, ""))
+    plan.todo.append((m, raw, cfg))
+
+
+def _member_tasks(
+    plan: _Plan, compare_dir: Path, cpus: int, user_threads: bool
+) -> list[MemberTask]:
+    status_dir = compare_dir / STATUS_DIR
+    status_dir.mkdir(exist_ok=True)
+    return [
+        MemberTask(
+            name=m.name,
+            work="insr.compare:member_work",
+            payload={
+                "raw": raw,
+                "run_dir": str(compare_dir / m.name),
+                "steps": cfg.case.steps,
+                "user_threads": user_threads,
+            },
+            status_dir=str(status_dir),
+            cpus=cfg.run.threads if user_threads and cfg.run.threads else cpus,
+            gpus=1 if cfg.run.device == "cuda" else 0,
+        )
+        for m, raw, cfg in plan.todo
+    ]
+
+
+@dataclass
+class _Relay:
+    """Turns executor events into the sweep's ``report`` events and keeps ``sweep.json``
+    up to date as members end."""
+
+    plan: _Plan
+    info: dict[str, Any]
+    compare_dir: Path
+    report: Callable[[str, dict], None] | None
+
+    def emit(self, event: str, data: dict[str, Any]) -> None:
+        if self.report:
+            self.report(event, data)
+
+    def announce(self) -> None:
+        totals = [(m.name, cfg.case.steps + 1) for m, _, cfg in self.plan.todo]
+        self.emit("plan", {"members": totals})
+        for name, total in totals:
+            self.emit("start", {"name": name, "total": total})
+
+    def __call__(self, event: str, data: dict[str, Any]) -> None:
+        if event == "progress":
+            name, phase = data["name"], data.get("phase")
+            if phase == "starting":
+                self.emit("phase", {"name": name, "phase": "starting"})
+            elif phase == "fitting" and "done" not in data:
+                self.emit("phase", {"name": name, "phase": "fitting step 0"})
+            elif "done" in data:
+                self.emit("step", {"name": name, "step": int(data["done"])})
+        elif event == "end":
+            end, outcomes = data["end"], self.plan.outcomes
+            note = self.plan.notes.get(end.name, "")
+            o = _outcome(end, outcomes[end.name].kind, note, self.compare_dir)
+            outcomes[end.name] = o
+            write_manifest(self.compare_dir, self.info, outcomes)
+            self.emit("end", {"outcome": o})
+
+    def cancel_queued(self, signum: int, resume_hint: str) -> RunInterrupted:
+        """Mark members that never ended ``cancelled``; the error to raise."""
+        outcomes = self.plan.outcomes
+        for name, o in outcomes.items():
+            if o.status in ("pending", "running"):
+                outcomes[name] = MemberOutcome(name, o.kind, "cancelled", "cancelled")
+        write_manifest(self.compare_dir, self.info, outcomes)
+        n_c = sum(o.status == "cancelled" for o in outcomes.values())
+        n_i = sum(o.status.startswith("interrupted") for o in outcomes.values())
+        return RunInterrupted(
+            f"sweep interrupted: {n_c} member(s) cancelled, {n_i} stopped at a checkpoint; "
+            f"{MANIFEST} is up to date; resume with: {resume_hint}",
+            signum,
+        )
+
+
+def _check_counts(workers: int | None, cpus_per_member: int | None) -> None:
+    if workers is not None and workers < 1:
+        raise UsageError(f"--workers {workers} is not allowed: expected an integer >= 1")
+    if cpus_per_member is not None and cpus_per_member < 1:
+        raise UsageError(f"--cpus-per-member {cpus_per_member} is not allowed: expected >= 1")
+
+
 def run_sweep(
     *,
     kind: SweepKind,
@@ -451,56 +576,13 @@ def run_sweep(
     ``cancelled``, running ones stop at a checkpoint, and :class:`RunInterrupted` is raised
     with ``resume_hint`` after ``sweep.json`` is written.
     """
-    from insr.errors import RunInterrupted
-    from insr.executors import MemberTask, make_executor, run_members
-    from insr.fields import REPRESENTATIONS
-
     sets = list(sets or [])
-    if workers is not None and workers < 1:
-        raise UsageError(f"--workers {workers} is not allowed: expected an integer >= 1")
-    if cpus_per_member is not None and cpus_per_member < 1:
-        raise UsageError(f"--cpus-per-member {cpus_per_member} is not allowed: expected >= 1")
+    _check_counts(workers, cpus_per_member)
     base = validate_sets(case, config_files, sets)
     compare_dir.mkdir(parents=True, exist_ok=True)
-    user_threads = any(s.strip().startswith("run.threads") for s in sets)
-
-    outcomes: dict[str, MemberOutcome] = {}
-    todo: list[tuple[Member, dict[str, Any], Any]] = []
-    spec: dict[str, dict[str, Any]] = {}
-    notes: dict[str, str] = {}
+    plan = _Plan()
     for m in members:
-        spec[m.name] = {"sets": m.sets, "config": m.config, "group": m.group or m.name}
-        if m.seed is not None:
-            spec[m.name]["seed"] = m.seed
-        try:
-            raw = member_raw(base, sets, m)
-        except ConfigError as e:
-            outcomes[m.name] = MemberOutcome(m.name, "?", "failed", _first_line(e))
-            continue
-        k = member_kind(raw)
-        if k not in REPRESENTATIONS:
-            outcomes[m.name] = MemberOutcome(
-                m.name, k, "unavailable", f"representation '{k}' is not available in this insr"
-            )
-            continue
-        try:
-            cfg = build_config(raw)
-        except ConfigError as e:
-            outcomes[m.name] = MemberOutcome(m.name, k, "failed", _first_line(e))
-            continue
-        run_dir = compare_dir / m.name
-        if resume and (run_dir / "run.h5").exists():
-            diff = stored_config_difference(run_dir, cfg)
-            if diff is None and log_status(run_dir) == "complete":
-                outcomes[m.name] = MemberOutcome(m.name, k, "complete", "skipped: already complete")
-                continue
-            if diff is not None:
-                notes[m.name] = f"re-run: stored config differs ({diff})"
-            else:
-                notes[m.name] = "resumed from its log"
-        outcomes[m.name] = MemberOutcome(m.name, k, "pending", notes.get(m.name, ""))
-        todo.append((m, raw, cfg))
-
+        _plan_member(plan, m, base, sets, compare_dir, resume)
     case_table = apply_sets(base, sets).get("case", {})
     info = {
         "kind": kind,
@@ -509,74 +591,25 @@ def run_sweep(
         "sets": sets,
         "config_files": [str(c) for c in config_files or []],
         "executor": executor,
-        "members_spec": spec,
+        "members_spec": plan.spec,
     }
-    write_manifest(compare_dir, info, outcomes)
+    write_manifest(compare_dir, info, plan.outcomes)
+    n_workers: int | None
     if executor == "local":
-        n_workers = min(workers or default_workers(len(todo)), max(1, len(todo)))
+        n_workers = min(workers or default_workers(len(plan.todo)), max(1, len(plan.todo)))
         cpus = cpus_per_member or threads_per_worker(n_workers)
     else:
-        n_workers = workers  # type: ignore[assignment]
-        cpus = cpus_per_member or 1
-    status_dir = compare_dir / STATUS_DIR
-    status_dir.mkdir(exist_ok=True)
-    tasks = [
-        MemberTask(
-            name=m.name,
-            work="insr.compare:member_work",
-            payload={
-                "raw": raw,
-                "run_dir": str(compare_dir / m.name),
-                "steps": cfg.case.steps,
-                "user_threads": user_threads,
-            },
-            status_dir=str(status_dir),
-            cpus=cfg.run.threads if user_threads and cfg.run.threads else cpus,
-            gpus=1 if cfg.run.device == "cuda" else 0,
-        )
-        for m, raw, cfg in todo
-    ]
-    steps_of = {m.name: cfg.case.steps for m, _, cfg in todo}
-
-    def emit(event: str, data: dict[str, Any]) -> None:
-        if report:
-            report(event, data)
-
-    emit("plan", {"members": [(m.name, steps_of[m.name] + 1) for m, _, _ in todo]})
-    for m, _, _ in todo:
-        emit("start", {"name": m.name, "total": steps_of[m.name] + 1})
-
-    def on_event(event: str, data: dict[str, Any]) -> None:
-        if event == "progress":
-            name, phase = data["name"], data.get("phase")
-            if phase == "starting":
-                emit("phase", {"name": name, "phase": "starting"})
-            elif phase == "fitting" and "done" not in data:
-                emit("phase", {"name": name, "phase": "fitting step 0"})
-            elif "done" in data:
-                emit("step", {"name": name, "step": int(data["done"])})
-        elif event == "end":
-            end = data["end"]
-            o = _outcome(end, outcomes[end.name].kind, notes.get(end.name, ""), compare_dir)
-            outcomes[end.name] = o
-            write_manifest(compare_dir, info, outcomes)
-            emit("end", {"outcome": o})
-
-    ex = make_executor(executor, workers=n_workers, address=address) if tasks else None
-    result = run_members(tasks, ex, on_event=on_event) if ex is not None else None
-    if result is not None and result.interrupted_by is not None:
-        for name, o in outcomes.items():
-            if o.status in ("pending", "running"):
-                outcomes[name] = MemberOutcome(name, o.kind, "cancelled", "cancelled")
-        write_manifest(compare_dir, info, outcomes)
-        n_c = sum(o.status == "cancelled" for o in outcomes.values())
-        n_i = sum(o.status.startswith("interrupted") for o in outcomes.values())
-        raise RunInterrupted(
-            f"sweep interrupted: {n_c} member(s) cancelled, {n_i} stopped at a checkpoint; "
-            f"{MANIFEST} is up to date; resume with: {resume_hint}",
-            int(result.interrupted_by),
-        )
-    return [outcomes[m.name] for m in members]
+        n_workers, cpus = workers, cpus_per_member or 1
+    user_threads = any(s.strip().startswith("run.threads") for s in sets)
+    tasks = _member_tasks(plan, compare_dir, cpus, user_threads)
+    relay = _Relay(plan, info, compare_dir, report)
+    relay.announce()
+    if tasks:
+        ex = make_executor(executor, workers=n_workers, address=address)
+        result = run_members(tasks, ex, on_event=relay)
+        if result.interrupted_by is not None:
+            raise relay.cancel_queued(int(result.interrupted_by), resume_hint)
+    return [plan.outcomes[m.name] for m in members]
 
 
 def _outcome(end: Any, kind: str, note: str, compare_dir: Path) -> MemberOutcome:
@@ -627,8 +660,6 @@ def is_compare_dir(path: Path) -> bool:
 
 def summarize(compare_dir: Path) -> list[dict[str, Any]]:
     """One row per member, computed from ``sweep.json`` and the member logs only."""
-    from insr.log import RunLogReader
-
     compare_dir = Path(compare_dir)
     manifest = read_manifest(compare_dir)
     rows = []
@@ -697,7 +728,6 @@ def summary_columns(rows: list[dict[str, Any]]) -> list[str]:
 
 def write_summary(compare_dir: Path, rows: list[dict[str, Any]]) -> tuple[Path, Path]:
     """``summary.csv`` (empty cell = missing) and ``summary.json`` (NaN -> null)."""
-    import csv
 
     cols = summary_columns(rows)
     csv_path = compare_dir / "summary.csv"

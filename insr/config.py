@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from insr.case_table import CaseConfig
+from insr.derivatives import STRATEGIES
 from insr.equations import equation_names
 from insr.fields import REPRESENTATIONS, config_class, parse_settings
 from insr.schema import (  # noqa: F401 - re-exported for callers
@@ -144,7 +145,7 @@ class DerivativeConfig:
     # coarse-to-fine (Neuralangelo), see insr/derivatives/coarse_to_fine.py
     coarse_to_fine_start_levels: int = opt(4, check=at_least(1), doc="levels active at first")
     coarse_to_fine_interval: int = opt(500, check=at_least(1), doc="steps/iterations per level")
-    coarse_to_fine_unit: Literal["steps", "iterations"] = opt("iterations")
+    coarse_to_fine_unit: Literal["steps", "iterations", "step_iterations"] = opt("iterations")
     coarse_to_fine_levels: int = opt(16, check=at_least(1), doc="virtual levels (MLP fields)")
     coarse_to_fine_h_start: float = opt(0.25, check=positive, doc="first h (MLP fields)")
     # remedies, see insr/equations/advection.py; weights in units of length^2, 0 = off
@@ -490,8 +491,6 @@ def _representation(rep_raw: dict[str, Any]) -> RepresentationConfig:
 
 def build_config(raw: dict[str, Any]) -> RunConfig:
     """Validate a merged raw dict (above the presets it selects) into a :class:`RunConfig`."""
-    from insr.derivatives import STRATEGIES
-
     for key in raw:
         if key not in SECTIONS:
             raise ConfigError(

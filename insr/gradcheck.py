@@ -199,7 +199,7 @@ def check_all(
 
 
 # ----------------------------------------------------------------- custom autograd functions
-def custom_functions(package: str = "insr") -> list[tuple[str, type]]:
+def custom_functions(package: str = "insr") -> list[tuple[str, type[torch.autograd.Function]]]:
     """``(qualified name, class)`` of every ``torch.autograd.Function`` subclass defined in
     the package's modules (modules that fail to import are skipped)."""
     pkg = importlib.import_module(package)

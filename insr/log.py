@@ -59,6 +59,7 @@ import numpy as np
 
 from insr import __version__
 from insr.errors import RunFailure, UsageError
+from insr.xdmf import write_xdmf
 
 SCHEMA = 1
 AXES = ("x", "y", "z")
@@ -776,8 +777,6 @@ def export_xdmf(path: str | Path) -> Path | None:
     """Write (or refresh) ``run.xdmf`` + ``run.xdmf.h5`` beside the 2D run log at ``path``
     for its completed rows (works on a live run); returns the ``.xdmf`` path, or None for
     a log that is not 2D. The writer calls this when it closes."""
-    from insr.xdmf import write_xdmf
-
     with RunLogReader(path) as r:
         try:
             return write_xdmf(r.h5, r.path, r.n, r.names())

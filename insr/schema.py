@@ -69,7 +69,8 @@ def opt(default: Any = dataclasses.MISSING, check: Any = None, doc: str = "", **
     if isinstance(default, (list, dict)) or (
         dataclasses.is_dataclass(default) and not isinstance(default, type)
     ):
-        return field(default_factory=lambda d=default: copy.deepcopy(d), metadata=md, **kw)
+        snapshot = copy.deepcopy(default)
+        return field(default_factory=lambda: copy.deepcopy(snapshot), metadata=md, **kw)
     return field(default=default, metadata=md, **kw)
 
 
@@ -131,7 +132,7 @@ def _coerce(path: str, tp: Any, value: Any) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{path} = {value!r} is not allowed: expected a table")
         return dict(value)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{path} = {value!r} is not allowed: expected a table")
         return from_dict(tp, value, path)
@@ -179,9 +180,7 @@ def from_dict(cls: type, data: dict[str, Any], path: str = "") -> Any:
         if (
             name not in kwargs
             and f.default is dataclasses.MISSING
-            and (
-                f.default_factory is dataclasses.MISSING  # type: ignore[misc]
-            )
+            and (f.default_factory is dataclasses.MISSING)
         ):
             where = f"{path}.{name}" if path else name
             raise ConfigError(f"missing key '{where}' ({_type_name(hints[name])})")

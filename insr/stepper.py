@@ -184,7 +184,9 @@ def _adam(problem, params, budget: Budget, limit: int, gen, step, report) -> tup
 
 def _lbfgs(problem, params, budget: Budget, it: int, gen, step, report, last: float):
     """L-BFGS in chunks of ``check_every`` iterations on one fixed sample set; stops when
-    a chunk improves the loss by less than ``rel_tol`` (relative) or L-BFGS converged."""
+    a chunk improves the loss by less than ``rel_tol`` (relative) or L-BFGS converged.
+    ``on_iteration`` is called once per loss evaluation, after each chunk (a schedule
+    changes the objective only between chunks)."""
     opt = _make_lbfgs(params, budget)
     x = problem.sample(gen)
     evals = [0]
@@ -207,6 +209,9 @@ def _lbfgs(problem, params, budget: Budget, it: int, gen, step, report, last: fl
             opt.state[opt._params[0]].clear()  # curvature pairs belong to the old objective
         opt.step(closure)
         done = evals[0] - before
+        if problem.on_iteration is not None:  # schedules advance between chunks
+            for k in range(done):
+                problem.on_iteration(it + k)
         it += done
         mean = float(last_loss[0])
         _check(problem, step, it, mean, report)
@@ -252,9 +257,10 @@ def advance(
     for j in range(n_stages):
         # asked for only now: each sub-step freezes the field as it is at its start
         if step == 0:
-            budget, problems = init_budget, equation.initial_problems()
+            budget, problems = init_budget, list(equation.initial_problems())
         else:
-            budget, problems = step_budget, equation.step_problems(step, t - dt + (j + 1) * h, h)
+            budget = step_budget
+            problems = list(equation.step_problems(step, t - dt + (j + 1) * h, h))
         for problem in problems:
             res = optimize(problem, budget, gen, step=step, report=report)
             iters[problem.name] = iters.get(problem.name, 0) + res.iterations

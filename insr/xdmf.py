@@ -49,6 +49,53 @@ def _attribute_type(k: int) -> str:
     return "Scalar" if k == 1 else "Vector" if k in (2, 3) else "Matrix"
 
 
+def _mesh(domain: ET.Element, cells: np.ndarray, n: int, side: str) -> None:
+    """The shared quadrilateral mesh (points and cells live in the sidecar ``side``)."""
+    mesh = ET.SubElement(domain, "Grid", Name="mesh", GridType="Uniform")
+    topo = ET.SubElement(
+        mesh,
+        "Topology",
+        TopologyType="Quadrilateral",
+        NumberOfElements=str(len(cells)),
+        NodesPerElement="4",
+    )
+    _item(topo, cells.shape, cells.dtype, f"{side}:/cells")
+    geo = ET.SubElement(mesh, "Geometry", GeometryType="XY")
+    _item(geo, (n, 2), np.dtype(np.float64), f"{side}:/points")
+
+
+def _row(
+    series: ET.Element,
+    out: h5py.File,
+    h5: h5py.File,
+    log_name: str,
+    side: str,
+    r: int,
+    t: float,
+    fields: list[str],
+    n: int,
+) -> None:
+    """Step ``r``: one grid whose attributes are virtual datasets over row ``r`` of the log."""
+    grid = ET.SubElement(series, "Grid", Name=f"step_{r}", GridType="Uniform")
+    ET.SubElement(grid, f"{{{XI}}}include", xpointer=MESH_POINTER)
+    ET.SubElement(grid, "Time", Value=repr(t))
+    for nm in fields:
+        src_ds = h5[nm]
+        k = int(np.prod(src_ds.shape[3:], dtype=np.int64))
+        lay = h5py.VirtualLayout(shape=(n, k), dtype=src_ds.dtype)
+        lay[:] = h5py.VirtualSource(log_name, "/" + nm, shape=src_ds.shape)[r]
+        path = f"rows/{r}/{nm.replace('/', '_')}"
+        out.create_virtual_dataset(path, lay, fillvalue=np.nan)
+        att = ET.SubElement(
+            grid,
+            "Attribute",
+            Name=nm.replace("/", "_"),
+            AttributeType=_attribute_type(k),
+            Center="Node",
+        )
+        _item(att, (n, k), src_ds.dtype, f"{side}:/{path}")
+
+
 def write_xdmf(h5: h5py.File, log_path: Path, rows: int, names: list[str]) -> Path | None:
     """Write the sidecar of the 2D log ``h5`` (open for reading, at ``log_path``) for its
     first ``rows`` rows of the per-step datasets ``names``; None when the log is not 2D.
@@ -70,18 +117,8 @@ def write_xdmf(h5: h5py.File, log_path: Path, rows: int, names: list[str]) -> Pa
     try:
         root = ET.Element("Xdmf", Version="3.0")
         domain = ET.SubElement(root, "Domain")
-        mesh = ET.SubElement(domain, "Grid", Name="mesh", GridType="Uniform")
         cells = _quads(nx, ny)
-        topo = ET.SubElement(
-            mesh,
-            "Topology",
-            TopologyType="Quadrilateral",
-            NumberOfElements=str(len(cells)),
-            NodesPerElement="4",
-        )
-        _item(topo, cells.shape, cells.dtype, f"{side.name}:/cells")
-        geo = ET.SubElement(mesh, "Geometry", GeometryType="XY")
-        _item(geo, (n, 2), np.dtype(np.float64), f"{side.name}:/points")
+        _mesh(domain, cells, n, side.name)
         series = ET.SubElement(
             domain, "Grid", Name="TimeSeries", GridType="Collection", CollectionType="Temporal"
         )
@@ -90,24 +127,7 @@ def write_xdmf(h5: h5py.File, log_path: Path, rows: int, names: list[str]) -> Pa
             out.create_dataset("points", data=np.stack([xx.ravel(), yy.ravel()], axis=1))
             out.create_dataset("cells", data=cells)
             for r in range(rows):
-                grid = ET.SubElement(series, "Grid", Name=f"step_{r}", GridType="Uniform")
-                ET.SubElement(grid, f"{{{XI}}}include", xpointer=MESH_POINTER)
-                ET.SubElement(grid, "Time", Value=repr(float(times[r])))
-                for nm in fields:
-                    src_ds = h5[nm]
-                    k = int(np.prod(src_ds.shape[3:], dtype=np.int64))
-                    lay = h5py.VirtualLayout(shape=(n, k), dtype=src_ds.dtype)
-                    lay[:] = h5py.VirtualSource(log_path.name, "/" + nm, shape=src_ds.shape)[r]
-                    path = f"rows/{r}/{nm.replace('/', '_')}"
-                    out.create_virtual_dataset(path, lay, fillvalue=np.nan)
-                    att = ET.SubElement(
-                        grid,
-                        "Attribute",
-                        Name=nm.replace("/", "_"),
-                        AttributeType=_attribute_type(k),
-                        Center="Node",
-                    )
-                    _item(att, (n, k), src_ds.dtype, f"{side.name}:/{path}")
+                _row(series, out, h5, log_path.name, side.name, r, float(times[r]), fields, n)
         ET.register_namespace("xi", XI)
         ET.ElementTree(root).write(tmp_xml, xml_declaration=True, encoding="utf-8")
         os.replace(tmp_side, side)

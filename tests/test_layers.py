@@ -58,3 +58,72 @@ def test_reference_is_a_numpy_scipy_leaf() -> None:
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
     assert r.stdout.strip() == "False"
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """``module -> insr modules it imports`` (``from insr import x`` counts as ``insr.x``
+    when ``insr/x`` exists; the root package itself is left out: it only re-exports)."""
+    graph: dict[str, set[str]] = {}
+    for path in sorted((ROOT / "insr").rglob("*.py")):
+        rel = path.relative_to(ROOT).with_suffix("").parts
+        name = ".".join(rel[:-1] if rel[-1] == "__init__" else rel)
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("insr"):
+                for a in node.names:
+                    sub = f"{node.module}.{a.name}"
+                    as_path = ROOT / sub.replace(".", "/")
+                    exists = as_path.with_suffix(".py").exists() or as_path.is_dir()
+                    deps.add(sub if exists else node.module)
+            elif isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names if a.name.startswith("insr"))
+        graph[name] = {d for d in deps if d != "insr" and d != name}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_cycle_finder_finds_a_planted_cycle() -> None:
+    g = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _cycles(g) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycles_between_insr_modules() -> None:
+    """Counting imports inside functions too: a lazy import is no excuse for a cycle.
+    A package's ``__init__`` that re-exports its own modules is not a cycle with them
+    unless one of them imports the package back."""
+    assert _cycles(_module_graph()) == []

@@ -116,7 +116,10 @@ class VortexPair:
         gamma = vortex_pair_circulation(sep, rc, self.peak_speed)
 
         def u0(x: torch.Tensor) -> torch.Tensor:
-            return sum(lamb_oseen_torch(x, (c, 0.0), rc, gamma) for c in (-0.5 * sep, 0.5 * sep))
+            left, right = (
+                lamb_oseen_torch(x, (c, 0.0), rc, gamma) for c in (-0.5 * sep, 0.5 * sep)
+            )
+            return left + right
 
         return u0, 2
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.table import Table
@@ -18,6 +18,11 @@ from insr.cli.app import (
     user_errors,
 )
 from insr.cli.progress import SweepProgress
+from insr.errors import RunFailure, UsageError
+
+if TYPE_CHECKING:  # imported when a compare command runs (CLI start-up stays fast)
+    from insr import compare as cmp
+
 
 # ----------------------------------------------------------------- compare
 RepsOpt = Annotated[
@@ -132,8 +137,61 @@ def resume_command(kind: str, argv: dict) -> str:
     return shlex.join([*parts, "--resume"])
 
 
+def _check_executor(executor: str, address: str | None) -> None:
+    if executor != "ray" and address is not None:
+        raise UsageError("--address is only for --executor ray")
+    if executor == "ray":
+        import importlib.util
+
+        from insr.executors.ray_cluster import MISSING
+
+        if importlib.util.find_spec("ray") is None:
+            raise UsageError(MISSING)
+
+
+def _compare_dir(
+    kind: cmp.SweepKind, case_name: str, repr_name: str | None, out: Path | None, resume: bool
+) -> Path:
+    from insr import compare as cmp
+
+    if out is not None:
+        if (out / cmp.MANIFEST).exists() and not resume:
+            raise UsageError(f"{out} already holds a sweep; use --resume or another --out")
+        return out
+    if resume:
+        return cmp.latest_compare_dir(case_name, kind, repr_name)
+    return cmp.default_compare_dir(case_name, kind, repr_name)
+
+
+def _print_results(kind: str, case_name: str, compare_dir: Path, wall: float) -> None:
+    """Summary tables, files written, and a RunFailure when a member did not complete."""
+    from insr import compare as cmp
+    from insr.render import make_figures
+
+    rows = cmp.summarize(compare_dir)
+    csv_path, json_path = cmp.write_summary(compare_dir, rows)
+    seed_rows = cmp.seed_summary(compare_dir, rows)
+    seed_path = cmp.write_seed_summary(compare_dir, seed_rows)
+    figs = make_figures(compare_dir)
+    for table in _summary_tables(rows, f"{kind} on {case_name} ({wall:.0f} s wall)"):
+        console.print(table)
+    if seed_rows:
+        console.print(_seed_table(seed_rows))
+    for p in (csv_path, json_path, *([seed_path] if seed_path else []), *figs):
+        console.print(f"wrote {p}", highlight=False)
+    bad = [r["member"] for r in rows if r["status"] not in ("complete", "unavailable")]
+    if bad:
+        more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
+        raise RunFailure(
+            f"{len(bad)} member(s) of the sweep did not complete: "
+            f"{', '.join(bad[:3])}{more}; see the table above and {cmp.MANIFEST}"
+        )
+    if not any(r["status"] == "complete" for r in rows):
+        raise RunFailure("no member of the sweep completed")
+
+
 def _compare(
-    kind: str,
+    kind: cmp.SweepKind,
     case: str,
     reprs,
     steps,
@@ -153,28 +211,17 @@ def _compare(
     import time
 
     from insr import compare as cmp
+    from insr.config import load_config
 
     executor = ExecutorName(executor).value
-    from insr.config import load_config
-    from insr.errors import RunFailure, UsageError
-    from insr.render import make_figures
-
     with user_errors():
         sets = list(set_ or [])
         if steps is not None:
             sets.append(f"case.steps={steps}")
         if repr_name is not None:
             sets.insert(0, f"representation.kind={repr_name}")
-        if executor != "ray" and address is not None:
-            raise UsageError("--address is only for --executor ray")
-        if executor == "ray":
-            import importlib.util
-
-            from insr.executors.ray_cluster import MISSING
-
-            if importlib.util.find_spec("ray") is None:
-                raise UsageError(MISSING)
-        members = cmp.select_members(kind, reprs)  # type: ignore[arg-type]
+        _check_executor(executor, address)
+        members = cmp.select_members(kind, reprs)
         members = cmp.expand_members(
             members, sweep, cmp.parse_seeds(seeds) if seeds is not None else None
         )
@@ -185,14 +232,7 @@ def _compare(
         )
         if repr_name is not None:
             load_config(case, cfg_files, sets)  # the representation itself must be valid
-        if out is not None:
-            compare_dir = out
-        elif resume:
-            compare_dir = cmp.latest_compare_dir(case_name, kind, repr_name)  # type: ignore[arg-type]
-        else:
-            compare_dir = cmp.default_compare_dir(case_name, kind, repr_name)  # type: ignore[arg-type]
-        if (compare_dir / cmp.MANIFEST).exists() and not resume and out is not None:
-            raise UsageError(f"{compare_dir} already holds a sweep; use --resume or another --out")
+        compare_dir = _compare_dir(kind, case_name, repr_name, out, resume)
         hint = resume_command(
             kind,
             {
@@ -217,7 +257,7 @@ def _compare(
                 kind=kind,
                 case=case,
                 members=members,
-                compare_dir=compare_dir,  # type: ignore[arg-type]
+                compare_dir=compare_dir,
                 config_files=cfg_files,
                 sets=sets,
                 workers=workers,
@@ -228,27 +268,7 @@ def _compare(
                 cpus_per_member=cpus_per_member,
                 resume_hint=hint,
             )
-        wall = time.perf_counter() - t0
-        rows = cmp.summarize(compare_dir)
-        csv_path, json_path = cmp.write_summary(compare_dir, rows)
-        seed_rows = cmp.seed_summary(compare_dir, rows)
-        seed_path = cmp.write_seed_summary(compare_dir, seed_rows)
-        figs = make_figures(compare_dir)
-        for table in _summary_tables(rows, f"{kind} on {case_name} ({wall:.0f} s wall)"):
-            console.print(table)
-        if seed_rows:
-            console.print(_seed_table(seed_rows))
-        for p in (csv_path, json_path, *([seed_path] if seed_path else []), *figs):
-            console.print(f"wrote {p}", highlight=False)
-        bad = [r["member"] for r in rows if r["status"] not in ("complete", "unavailable")]
-        if bad:
-            more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
-            raise RunFailure(
-                f"{len(bad)} member(s) of the sweep did not complete: "
-                f"{', '.join(bad[:3])}{more}; see the table above and {cmp.MANIFEST}"
-            )
-        if not any(r["status"] == "complete" for r in rows):
-            raise RunFailure("no member of the sweep completed")
+        _print_results(kind, case_name, compare_dir, time.perf_counter() - t0)
 
 
 WorkersOpt = Annotated[

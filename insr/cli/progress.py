@@ -8,6 +8,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -139,12 +140,12 @@ class SweepProgress(_LiveProgress):
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
-        self.tasks: dict[str, int] = {}
+        self.tasks: dict[str, TaskID] = {}
         self.totals: dict[str, int] = {}
         self.ended: set[str] = set()
         self.name_width = 12
         self.progress = self._make_table(quiet)
-        self.overall: int | None = None
+        self.overall: TaskID | None = None
 
     def _make_table(self, quiet: bool) -> Progress:
         return Progress(

@@ -21,7 +21,14 @@ from insr.cases.fluid import make_fluid_case
 from insr.equations.advection import Advection, AdvectionSettings
 from insr.equations.base import Equation, FieldSpec, Numerics, SettingError
 from insr.equations.fluid import Fluid, FluidSettings, fluid_fields
-from insr.equations.grid import GridBaseline, advection_grid, euler_grid, heat_grid
+from insr.equations.grid import (
+    GridBaseline,
+    advection_grid,
+    euler_grid,
+    heat_grid,
+    mac_layout,
+    nodal_layout,
+)
 from insr.equations.heat import Heat, HeatSettings, make_heat_case
 from insr.fields.solver_kinds import GridConfig
 from insr.metrics import fluid_metrics
@@ -45,6 +52,8 @@ class EquationEntry:
     equation: Callable[..., Equation]  # (case, fields, settings, numerics) -> Equation
     fields: Callable[[Case, Any, FieldSpec, str], dict[str, FieldSpec]] = single_field
     grid: Callable[[Case, Any, GridConfig, int], GridBaseline] | None = None
+    # stored floats of that baseline at a resolution: (dim, channels, n) -> floats
+    grid_floats: Callable[[int, int, int], int] = nodal_layout
     # extra metrics of a logged step: (arrays, exact or None, eval axes) -> {name: value}
     metrics: Callable[..., dict[str, float]] | None = None
 
@@ -108,6 +117,7 @@ register(
         Fluid,
         fields=fluid_fields,
         grid=euler_grid,
+        grid_floats=mac_layout,
         metrics=fluid_metrics,
     )
 )

@@ -65,6 +65,7 @@ from insr.derivatives.coarse_to_fine import CoarseToFineSchedule
 from insr.derivatives.operators import along, directional_second, hessian
 from insr.equations.base import (
     Numerics,
+    PerSampleSet,
     SettingError,
     SubProblem,
     boundary_points,
@@ -220,21 +221,34 @@ class Advection:
         wg = self.gradient_supervision
         exact_path = is_exact(self.loss_strategy)
 
-        def loss(x: torch.Tensor) -> torch.Tensor:
+        def previous(x: torch.Tensor) -> tuple:
+            """The terms of (1) and (4) that do not depend on the trained field."""
+            gp_a = hp_a = None
             if wg > 0.0:  # (4) uses the autodiff Jacobian and Hessian of both fields
                 up_a, gp_a, hp_a = hessian(prev, x)
-                u_a, g_a, h_a = hessian(self.field, x, create_graph=True)
             if wg > 0.0 and exact_path:
-                u_prev, g_prev, u, g = up_a, gp_a, u_a, g_a
+                u_prev, g_prev = up_a, gp_a
             else:
                 u_prev, g_prev = self.derive(prev, x, create_graph=False)
-                u, g = self.derive(self.field, x, create_graph=True)
             v = vel(x, t).unsqueeze(1)  # (N, 1, d), broadcast over channels
+            jv = vel.jacobian(x) if wg > 0.0 else None  # (N, d, d), dv_k/dx_j
+            return u_prev, g_prev, gp_a, hp_a, v, jv
+
+        # once per sample set; a coarse-to-fine schedule changes the strategy per iteration
+        fixed = PerSampleSet(previous, reuse=self.schedule is None)
+
+        def loss(x: torch.Tensor) -> torch.Tensor:
+            u_prev, g_prev, gp_a, hp_a, v, jv = fixed(x)
+            if wg > 0.0:
+                u_a, g_a, h_a = hessian(self.field, x, create_graph=True)
+            if wg > 0.0 and exact_path:
+                u, g = u_a, g_a
+            else:
+                u, g = self.derive(self.field, x, create_graph=True)
             # eq. (1): midpoint rule, both gradients transported by v
             r = u - u_prev + dt * (v * (g + g_prev)).sum(-1) * 0.5
             total = (r**2).mean() + self._boundary_loss(self.field, gen)
             if wg > 0.0:
-                jv = vel.jacobian(x)  # (N, d, d), jv[n, k, j] = dv_k/dx_j
                 transport = torch.einsum("ncjk,nk->ncj", h_a + hp_a, v[:, 0]) * 0.5
                 stretch = torch.einsum("nkj,nck->ncj", jv, g_a + gp_a) * 0.5
                 rg = g_a - gp_a + dt * (transport + stretch)  # eq. (4)
@@ -248,13 +262,16 @@ class Advection:
         constant = isinstance(vel, Constant)
         closed = self.loss_strategy == "closed"
 
-        def loss(x: torch.Tensor) -> torch.Tensor:
+        def previous(x: torch.Tensor) -> tuple:
+            """The velocity and the previous field's terms of (5), once per sample set."""
             v = vel(x, t)
             jv = None if constant else vel.jacobian(x)
-            with torch.no_grad():
-                u_p, du_p, ddu_p = directional_terms(
-                    prev, x, v, jv, closed=closed, create_graph=False
-                )
+            return v, jv, directional_terms(prev, x, v, jv, closed=closed, create_graph=False)
+
+        fixed = PerSampleSet(previous)
+
+        def loss(x: torch.Tensor) -> torch.Tensor:
+            v, jv, (u_p, du_p, ddu_p) = fixed(x)
             u, du, ddu = directional_terms(self.field, x, v, jv, closed=closed, create_graph=True)
             # eq. (5): Pade(2,2)
             r = u - u_p + (0.5 * dt) * (du + du_p) + (dt * dt / 12.0) * (ddu - ddu_p)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import torch
 
@@ -105,6 +105,45 @@ class Equation(Protocol):
     ) -> dict[str, torch.Tensor]:
         """Logged arrays at ``x`` with gradients by each of ``strategies``."""
         ...
+
+
+T = TypeVar("T")
+
+
+class PerSampleSet(Generic[T]):
+    """``fn(x)`` computed once per sample set: remembered for the last ``x`` passed in.
+
+    For the terms of a loss that do not depend on the trained parameters (the frozen
+    previous step's field, the prescribed velocity, targets): L-BFGS holds its samples
+    fixed for a whole optimization, so they are evaluated once instead of once per loss
+    evaluation, and Adam (new samples every iteration) pays one extra comparison. The key
+    is the sample tensor itself (held, so its identity cannot be reused) and its in-place
+    version counter: new samples, or samples changed in place, recompute. ``fn`` runs
+    without a graph and must depend on ``x`` only. ``PerSampleSet.enabled = False``
+    recomputes on every call (the path before this cache, kept measurable).
+    """
+
+    enabled: ClassVar[bool] = True
+
+    def __init__(self, fn: Callable[[torch.Tensor], T], reuse: bool = True) -> None:
+        """``reuse = False``: ``fn`` depends on more than ``x`` (e.g. a schedule that
+        changes between iterations); every call recomputes."""
+        self.fn = fn
+        self.reuse = reuse
+        self._key: tuple[torch.Tensor, int] | None = None
+        self._value: T | None = None
+        self.evaluations = 0  # calls of fn (for tests and benchmarks)
+
+    def __call__(self, x: torch.Tensor) -> T:
+        key = self._key
+        if self.enabled and self.reuse and key is not None and key[0] is x and key[1] == x._version:
+            return self._value  # type: ignore[return-value]
+        with torch.no_grad():
+            value = self.fn(x)
+        self.evaluations += 1
+        if self.enabled and self.reuse:
+            self._key, self._value = (x, x._version), value
+        return value
 
 
 def frozen_copy(module: Field) -> Field:

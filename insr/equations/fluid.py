@@ -12,8 +12,9 @@ with outward normal ``n``:
    ``X = x − dt u_prev(x)``; feet are clamped into the box. Result frozen as ``u*``.
 2. pressure: ``p`` minimizes ``mean (∇²p − ∇·u*)²`` + ``wall_weight`` ·
    ``mean (∂p/∂n − u*·n)²`` (the Neumann condition that makes step 3 satisfy ``u·n = 0``)
-   + ``mean(p)²`` (fixes the free constant). ``∇²p`` is the trace of the autograd Hessian
-   of the closed-form Jacobian (autodiff Jacobian for fields without one).
+   + ``mean(p)²`` (fixes the free constant). ``∇²p`` is the field's closed-form Laplacian
+   where it has one (MLPs: one forward sweep carrying the Hessian diagonal, hand-written
+   backward), else the trace of the autograd Hessian of the (closed-form) Jacobian.
 3. project: ``u`` starts from ``u*`` and minimizes ``mean |u(x) − (u*(x) − ∇p(x))|²``
    + ``wall_weight`` · ``mean (u(x_b)·n)²``.
 
@@ -38,7 +39,14 @@ import torch
 
 from insr.cases import Case
 from insr.derivatives import get_strategy, operators
-from insr.equations.base import FieldSpec, Numerics, SubProblem, frozen_copy, uniform_sampler
+from insr.equations.base import (
+    FieldSpec,
+    Numerics,
+    PerSampleSet,
+    SubProblem,
+    frozen_copy,
+    uniform_sampler,
+)
 from insr.fields import field_kinds, representation_params
 from insr.fields.base import Field
 from insr.schema import ConfigError, at_least, opt, suggest
@@ -160,17 +168,24 @@ class Fluid:
         gen.manual_seed(10_000 + step)
         prev = frozen_copy(self.u)
 
+        # the frozen fields' terms are computed once per sample set (PerSampleSet)
+        advected = PerSampleSet(lambda x: prev(self._backtrace(prev, x, dt)))
+
         def advect(x: torch.Tensor) -> torch.Tensor:
-            with torch.no_grad():
-                target = prev(self._backtrace(prev, x, dt))
+            target = advected(x)
             return ((self.u(x) - target) ** 2).sum(-1).mean()
 
         yield SubProblem("advect", self.u, advect, self.sample)
         u_star = frozen_copy(self.u)  # advect is solved when the generator resumes
 
-        def pressure(x: torch.Tensor) -> torch.Tensor:
+        def divergence(x: torch.Tensor) -> torch.Tensor:
             _, jac = self.derive(u_star, x, create_graph=False)
-            div = jac[:, 0, 0] + jac[:, 1, 1]
+            return jac[:, 0, 0] + jac[:, 1, 1]
+
+        div_star = PerSampleSet(divergence)
+
+        def pressure(x: torch.Tensor) -> torch.Tensor:
+            div = div_star(x)
             p, _, lap = laplacian(self.p, x)
             xb, nb = self._walls(gen)
             gb = _grad_p(self.p, xb)
@@ -182,11 +197,14 @@ class Fluid:
         yield SubProblem("pressure", self.p, pressure, self.sample)
         p_frozen = frozen_copy(self.p)
 
-        def project(x: torch.Tensor) -> torch.Tensor:
-            with torch.no_grad():
-                target = u_star(x)
+        def projected(x: torch.Tensor) -> torch.Tensor:
             _, gp = self.derive(p_frozen, x, create_graph=False)
-            target = target - gp[:, 0, :]
+            return u_star(x) - gp[:, 0, :]
+
+        target_star = PerSampleSet(projected)
+
+        def project(x: torch.Tensor) -> torch.Tensor:
+            target = target_star(x)
             xb, nb = self._walls(gen)
             wall = (self.u(xb) * nb).sum(-1) ** 2
             return ((self.u(x) - target) ** 2).sum(-1).mean() + s.wall_weight * wall.mean()
@@ -214,6 +232,6 @@ class Fluid:
 
 
 def _grad_p(f: Field, x: torch.Tensor) -> torch.Tensor:
-    """Gradient ``(N, 2)`` of a scalar field with the graph kept (and to ``x``, as the
-    Laplacian's first derivatives: the same closed-form path)."""
-    return operators.jacobian(f, x.detach().requires_grad_(True), create_graph=True)[1][:, 0, :]
+    """Gradient ``(N, 2)`` of a scalar field with the parameter graph kept (the closed form
+    with its hand-written backward for MLPs; ``x`` needs no graph)."""
+    return operators.jacobian(f, x.detach(), create_graph=True)[1][:, 0, :]

@@ -5,11 +5,23 @@ Each equation may register one (``grid=`` in :mod:`insr.equations`); a run with
 
 - euler -> :mod:`insr.reference.euler2d` (MAC grid, semi-Lagrangian advection, DCT
   projection), ``interpolation`` cubic or linear;
-- 1D advection -> :mod:`insr.reference.advection1d` (``scheme``);
+- 1D advection -> :mod:`insr.reference.advection1d` (``scheme``: semi_lagrangian,
+  lax_wendroff, upwind);
 - 1D heat -> :mod:`insr.reference.heat1d` (Crank–Nicolson, ``settings.kappa``);
 - 2D advection -> semi-Lagrangian on a nodal grid with the exact characteristic foot of the
   case velocity and cubic spline interpolation (``scipy.ndimage.map_coordinates``, order 3),
-  values outside the box = ``case.boundary_value``.
+  values outside the box = ``case.boundary_value``;
+- 1D/2D advection with ``scheme = "mol_<time>_<space>"`` -> :mod:`insr.reference.mol`, the
+  scheme-matched baseline: the network's time scheme (midpoint or Padé(2,2)) with central
+  differences in space on a periodic grid.
+
+``scheme = "auto"`` (default) is each PDE's own baseline: semi-Lagrangian for advection,
+stable fluids for euler, Crank–Nicolson for heat. A setting a baseline does not read is
+refused (a named scheme for heat, lax_wendroff/upwind in 2D, MOL outside advection,
+``interpolation`` other than cubic outside euler).
+Each baseline names its scheme (``scheme``: a label for tables and figures), and
+:func:`nodal_layout` / :func:`mac_layout` give the stored floats at a resolution before
+building it (for equal-memory matching, :mod:`insr.reference.equal_memory`).
 
 What a baseline returns at the evaluation points: ``field`` (the solver's own interpolant:
 cubic), ``gradient/fd`` (central differences on the solver grid -- second-order one-sided at
@@ -32,7 +44,9 @@ from insr.cases.fluid import numpy_velocity
 from insr.cases.velocity import Constant
 from insr.fields.solver_kinds import GridConfig
 from insr.reference import advection1d, euler2d, heat1d
+from insr.reference.equal_memory import mac_floats, nodal_floats
 from insr.reference.euler2d import cell_centers
+from insr.reference.mol import MOLAdvection, periodic_axis
 from insr.schema import ConfigError
 
 
@@ -40,6 +54,7 @@ class GridBaseline(Protocol):
     """A classical solver's state on its own grid."""
 
     n_floats: int
+    scheme: str  # what the baseline is, for tables and figures
 
     def step(self, dt: float) -> None: ...
 
@@ -52,7 +67,11 @@ class EulerGrid:
     def __init__(self, case: Any, n: int, interpolation: str) -> None:
         self.e = euler2d
         self.state = euler2d.make_state(numpy_velocity(case.initial), case.domain, n, interpolation)
-        self.n_floats = self.state.u.size + self.state.v.size
+        st = self.state
+        self.n_floats = st.u.size + st.v.size + st.pressure.size  # x-faces, y-faces, cells
+        self.scheme = (
+            f"MAC stable fluids (semi-Lagrangian RK2 foot, {interpolation}; DCT projection)"
+        )
 
     def step(self, dt: float) -> None:
         self.state = self.e.step(self.state, dt)
@@ -88,13 +107,14 @@ class Advection1DGrid:
             u = case.initial(torch.from_numpy(self.x[:, None])).numpy()[:, 0].astype(float)
         u[0] = u[-1] = 0.0  # the reference solver's Dirichlet ends (as its solve() does)
         self.u = u
-        self.scheme = scheme
+        self.method = scheme
+        self.scheme = ADVECTION1D_LABELS[scheme]
         self.n_floats = self.u.size
 
     def step(self, dt: float) -> None:
         # one step of the same scheme as advection1d.solve (which validates the Courant number)
         _, U = self.a1.solve(
-            lambda _x: self.u, self.a, (self.x[0], self.x[-1]), self.x.size, dt, 1, self.scheme
+            lambda _x: self.u, self.a, (self.x[0], self.x[-1]), self.x.size, dt, 1, self.method
         )
         self.u = U[-1]
 
@@ -122,6 +142,7 @@ class Advection2DGrid:
         self.u = u0.reshape(n, n).astype(float)
         self.t = 0.0
         self.n_floats = self.u.size
+        self.scheme = "semi-Lagrangian, exact foot, cubic spline (exact in time)"
 
     def _coords(self, pts: np.ndarray) -> np.ndarray:
         return np.stack([(pts[:, j] - self.axes[j][0]) / self.h[j] for j in range(2)])
@@ -147,20 +168,98 @@ class Advection2DGrid:
         return {"u": self.u}
 
 
+ADVECTION1D_LABELS = {
+    "semi_lagrangian": "semi-Lagrangian, exact foot, cubic Lagrange (exact in time)",
+    "lax_wendroff": "Lax-Wendroff (2nd order)",
+    "upwind": "upwind (1st order)",
+}
+MOL_TIME_LABELS = {"midpoint": "midpoint", "pade4": "Pade(2,2)"}
+MOL_SCHEMES = tuple(f"mol_{t}_{s}" for t in MOL_TIME_LABELS for s in ("cd2", "cd4", "cd6"))
+
+
+class MOLGrid:
+    """The scheme-matched baseline :class:`~insr.reference.mol.MOLAdvection` on ``n``
+    periodic nodes per axis; the velocity is the case's (steady) velocity at the nodes."""
+
+    def __init__(self, case: Any, n: int, time: str, space: str) -> None:
+        axes = [periodic_axis(float(lo), float(hi), n)[0] for lo, hi in case.domain]
+        mesh = np.meshgrid(*axes, indexing="ij")
+        nodes = torch.from_numpy(np.stack([m.ravel() for m in mesh], axis=1))
+        with torch.no_grad():
+            vel = case.velocity(nodes, 0.0).numpy()
+            u0 = case.initial(nodes).numpy()
+        self.mol = MOLAdvection(case.domain, n, vel, u0, time, space)
+        self.n_floats = self.mol.n_floats
+        self.scheme = f"MOL {MOL_TIME_LABELS[time]} + {space}, periodic (scheme-matched)"
+
+    def step(self, dt: float) -> None:
+        self.mol.step(dt)
+
+    def arrays(self, pts: np.ndarray) -> dict[str, np.ndarray]:
+        return {
+            "field": self.mol.sample(self.mol.u, pts),
+            "gradient/fd": self.mol.sample(self.mol.gradient_nodes(), pts),
+        }
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {"u": self.mol.u}
+
+
+def mol_parts(scheme: str) -> tuple[str, str] | None:
+    """``(time, space)`` of a ``mol_<time>_<space>`` scheme name, else None."""
+    if not scheme.startswith("mol_"):
+        return None
+    time, space = scheme[len("mol_") :].rsplit("_", 1)
+    return time, space
+
+
+def _refuse(cfg: GridConfig, what: str, *, schemes: tuple[str, ...], cubic_only: bool) -> None:
+    if cfg.scheme not in schemes:
+        raise ConfigError(
+            f"representation.grid.scheme = {cfg.scheme!r} is not allowed for {what}; "
+            f"allowed: {', '.join(schemes)}"
+        )
+    if cubic_only and cfg.interpolation != "cubic":
+        raise ConfigError(
+            f"representation.grid.interpolation = {cfg.interpolation!r} has no effect on "
+            f"{what} (only the euler grid reads it); remove it"
+        )
+
+
 def euler_grid(case: Any, settings: Any, cfg: GridConfig, n: int) -> GridBaseline:
     """The euler grid baseline at ``n`` cells per axis."""
+    _refuse(cfg, "case.pde = 'euler'", schemes=("auto", "semi_lagrangian"), cubic_only=False)
     return EulerGrid(case, n, cfg.interpolation)
 
 
 def advection_grid(case: Any, settings: Any, cfg: GridConfig, n: int) -> GridBaseline:
-    """The advection grid baseline at ``n`` nodes per axis (1D: ``cfg.scheme``)."""
+    """The advection grid baseline at ``n`` nodes per axis (``cfg.scheme``)."""
+    if case.dim not in (1, 2):
+        raise ConfigError(f"the grid representation supports 1D and 2D cases, got {case.dim}D")
+    scheme = "semi_lagrangian" if cfg.scheme == "auto" else cfg.scheme
+    mol = mol_parts(scheme)
+    if mol is not None:
+        _refuse(cfg, "a MOL scheme", schemes=(scheme,), cubic_only=True)
+        return MOLGrid(case, n, *mol)
     if case.dim == 1:
+        allowed = ("auto", *ADVECTION1D_LABELS, *MOL_SCHEMES)
+        _refuse(cfg, "1D advection", schemes=allowed, cubic_only=True)
         if not isinstance(case.velocity, Constant):
             raise ConfigError("the 1D grid reference supports only case.velocity.kind = 'constant'")
-        return Advection1DGrid(case, n, cfg.scheme)
-    if case.dim == 2:
-        return Advection2DGrid(case, n)
-    raise ConfigError(f"the grid representation supports 1D and 2D cases, got {case.dim}D")
+        return Advection1DGrid(case, n, scheme)
+    _refuse(cfg, "2D advection", schemes=("auto", "semi_lagrangian", *MOL_SCHEMES), cubic_only=True)
+    return Advection2DGrid(case, n)
+
+
+def nodal_layout(dim: int, channels: int, n: int) -> int:
+    """Stored floats of a nodal baseline (advection, heat; also the periodic MOL grid) at
+    ``n`` nodes per axis: ``n**dim * channels``."""
+    return nodal_floats(n, dim, channels)
+
+
+def mac_layout(dim: int, channels: int, n: int) -> int:
+    """Stored floats of the euler MAC baseline at ``n`` cells per axis (faces + cells)."""
+    return mac_floats(n)
 
 
 class Heat1DGrid:
@@ -174,6 +273,7 @@ class Heat1DGrid:
         u[0] = u[-1] = 0.0  # the zero Dirichlet ends
         self.u = u
         self.n_floats = self.u.size
+        self.scheme = "Crank-Nicolson + cd2"
 
     def step(self, dt: float) -> None:
         self.u = heat1d.crank_nicolson_step(self.u, self.kappa, self.dx, dt)
@@ -192,4 +292,5 @@ class Heat1DGrid:
 
 def heat_grid(case: Any, settings: Any, cfg: GridConfig, n: int) -> GridBaseline:
     """The heat grid baseline at ``n`` nodes (Crank–Nicolson with ``settings.kappa``)."""
+    _refuse(cfg, "case.pde = 'heat'", schemes=("auto",), cubic_only=True)
     return Heat1DGrid(case, n, float(settings.kappa))

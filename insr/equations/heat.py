@@ -34,6 +34,7 @@ from insr.case_table import CaseConfig
 from insr.cases import Case
 from insr.cases.initial import make_initial
 from insr.derivatives.operators import laplacian
+from insr.derivatives.registry import exact_strategies
 from insr.equations.base import (
     Numerics,
     SettingError,
@@ -44,8 +45,6 @@ from insr.equations.base import (
 )
 from insr.fields.base import Field
 from insr.schema import ConfigError, at_least, opt
-
-EXACT_STRATEGIES = ("autodiff", "closed")
 
 
 @dataclass
@@ -103,10 +102,11 @@ class Heat:
         numerics: Numerics | None = None,
     ) -> None:
         n = numerics if numerics is not None else Numerics()
-        if n.loss_strategy not in EXACT_STRATEGIES:
+        exact = exact_strategies()
+        if n.loss_strategy not in exact:
             raise SettingError(
                 f"the heat equation takes u_xx by autodiff: {{loss_strategy}} = "
-                f"{n.loss_strategy!r} is not allowed; expected 'autodiff' or 'closed'"
+                f"{n.loss_strategy!r} is not allowed; expected one of {', '.join(map(repr, exact))}"
             )
         if n.time_scheme not in ("midpoint", "auto"):
             raise SettingError(

@@ -162,11 +162,76 @@ class _StopFlag:
         try:
             yield self
         finally:
-            for sig, old in self._old.items():
-                signal.signal(sig, old)
+            for signum, old in self._old.items():
+                signal.signal(signum, old)
 
 
 GRACE_S = 60.0  # how long stopped tasks get to checkpoint before they are killed
+
+
+@dataclass
+class _Loop:
+    """State of one :func:`run_members` call: queue, running tasks, ends, the stop flag."""
+
+    executor: Executor
+    queue: list[MemberTask]
+    status_dir: Path
+    emit: Callable[[str, dict[str, Any]], None]
+    running: dict[str, MemberTask] = field(default_factory=dict)
+    ends: dict[str, TaskEnd] = field(default_factory=dict)
+    seen: dict[str, float] = field(default_factory=dict)
+    flag: _StopFlag = field(default_factory=lambda: _StopFlag())
+    stop_sent_at: float | None = None
+    killed: bool = False
+
+    def refresh(self, name: str) -> dict[str, Any]:
+        rec = read_progress(self.status_dir, name)
+        if rec and rec.get("time") != self.seen.get(name):
+            self.seen[name] = rec.get("time", 0.0)
+            self.emit("progress", rec)
+        return rec
+
+    def end(self, end: TaskEnd) -> None:
+        self.ends[end.name] = end
+        self.emit("end", {"end": end})
+
+    def cancel(self) -> None:
+        """After a signal: queued tasks are cancelled; running ones are asked to stop,
+        then killed after :data:`GRACE_S` seconds."""
+        for t in self.queue:
+            self.end(TaskEnd(t.name, "cancelled", "cancelled before it started"))
+        self.queue.clear()
+        if self.stop_sent_at is None:
+            self.executor.stop(list(self.running), kill=False)
+            self.stop_sent_at = time.monotonic()
+        elif not self.killed and time.monotonic() - self.stop_sent_at > GRACE_S:
+            self.executor.stop(list(self.running), kill=True)
+            self.killed = True
+
+    def start_ready(self) -> None:
+        while self.queue and len(self.running) < self.executor.capacity():
+            if self.flag.signum is not None:
+                return
+            t = self.queue.pop(0)
+            self.running[t.name] = t
+            self.flag.raise_now = getattr(self.executor, "inline", False)
+            try:
+                self.executor.start(t)
+            finally:
+                self.flag.raise_now = False
+
+    def collect_ended(self) -> None:
+        for name, why in self.executor.poll():
+            self.running.pop(name, None)
+            rec = self.refresh(name)
+            stopping = self.flag.signum is not None
+            if rec.get("phase") == "end":
+                end = TaskEnd(name, "ended", "", rec, stopping)
+            else:
+                end = TaskEnd(name, "lost", why or "the task ended without a result", rec, stopping)
+            if rec.get("interrupted") and self.flag.signum is None:
+                self.flag.signum = signal.SIGINT  # the member itself got the signal
+            self.end(end)
 
 
 def run_members(
@@ -183,66 +248,23 @@ def run_members(
     (state ``cancelled``) and running ones are asked to stop, then killed after
     :data:`GRACE_S` seconds.
     """
-    emit = on_event or (lambda _e, _d: None)
     status_dir = Path(tasks[0].status_dir) if tasks else Path(".")
     for t in tasks:
         clear_progress(status_dir, t.name)
-    queue = list(tasks)
-    running: dict[str, MemberTask] = {}
-    ends: dict[str, TaskEnd] = {}
-    seen: dict[str, float] = {}
-    flag = _StopFlag()
-    stop_sent_at: float | None = None
-    killed = False
-
-    def refresh(name: str) -> dict[str, Any]:
-        rec = read_progress(status_dir, name)
-        if rec and rec.get("time") != seen.get(name):
-            seen[name] = rec.get("time", 0.0)
-            emit("progress", rec)
-        return rec
-
-    with flag.installed():
+    loop = _Loop(executor, list(tasks), status_dir, on_event or (lambda _e, _d: None))
+    with loop.flag.installed():
         try:
-            while queue or running:
-                if flag.signum is not None:
-                    for t in queue:
-                        ends[t.name] = TaskEnd(t.name, "cancelled", "cancelled before it started")
-                        emit("end", {"end": ends[t.name]})
-                    queue.clear()
-                    if stop_sent_at is None:
-                        executor.stop(list(running), kill=False)
-                        stop_sent_at = time.monotonic()
-                    elif not killed and time.monotonic() - stop_sent_at > GRACE_S:
-                        executor.stop(list(running), kill=True)
-                        killed = True
-                while queue and len(running) < executor.capacity() and flag.signum is None:
-                    t = queue.pop(0)
-                    running[t.name] = t
-                    flag.raise_now = getattr(executor, "inline", False)
-                    try:
-                        executor.start(t)
-                    finally:
-                        flag.raise_now = False
-                for name, why in executor.poll():
-                    running.pop(name, None)
-                    rec = refresh(name)
-                    stopping = flag.signum is not None
-                    if rec.get("phase") == "end":
-                        end = TaskEnd(name, "ended", "", rec, stopping)
-                    else:
-                        why = why or "the task ended without a result"
-                        end = TaskEnd(name, "lost", why, rec, stopping)
-                    if rec.get("interrupted") and flag.signum is None:
-                        flag.signum = signal.SIGINT  # the member itself got the signal
-                    ends[name] = end
-                    emit("end", {"end": end})
-                for name in running:
-                    refresh(name)
-                if running:
+            while loop.queue or loop.running:
+                if loop.flag.signum is not None:
+                    loop.cancel()
+                loop.start_ready()
+                loop.collect_ended()
+                for name in loop.running:
+                    loop.refresh(name)
+                if loop.running:
                     time.sleep(poll_s)
         finally:
-            if running:
-                executor.stop(list(running), kill=True)
+            if loop.running:
+                executor.stop(list(loop.running), kill=True)
             executor.close()
-    return SweepRun(ends, flag.signum)
+    return SweepRun(loop.ends, loop.flag.signum)

@@ -39,6 +39,7 @@ def die_with_parent(parent: int) -> None:
 
 
 def main(argv: list[str]) -> int:
+    # imported after the start-up of the worker process, not when the module is found
     from insr.executors.base import MemberTask, run_task
 
     die_with_parent(int(argv[1]))

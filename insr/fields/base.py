@@ -36,6 +36,9 @@ class Field(nn.Module):
     level) and support level masking.
     """
 
+    _lo: torch.Tensor
+    _hi: torch.Tensor
+
     has_closed_form: bool = False
     #: the field has a continuous first derivative, so second derivatives are meaningful
     smooth_hessian: bool = True

@@ -83,6 +83,10 @@ class DenseGrid(GridField):
     :meth:`level_rows` gives one level's slice), ``use_mlp``.
     """
 
+    _offsets: torch.Tensor
+    _strides: torch.Tensor
+    _last_cell: torch.Tensor
+
     def __init__(self, cfg: DenseGridConfig, domain: Sequence[Sequence[float]], out_features: int):
         res = cfg.level_resolutions()
         super().__init__(

@@ -202,7 +202,9 @@ class GridField(Field):
             feat = x.new_zeros((0, n, self.n_features_per_level))
             dfeat = x.new_zeros((0, d, n, self.n_features_per_level))
         else:
-            feat, dfeat = self._encode(u_raw.clamp(0.0, 1.0), k, with_grad=True)
+            feat, maybe_dfeat = self._encode(u_raw.clamp(0.0, 1.0), k, with_grad=True)
+            assert maybe_dfeat is not None  # with_grad=True always returns it
+            dfeat = maybe_dfeat
             dfeat = dfeat * du_dx.t().unsqueeze(0).unsqueeze(-1)  # (k, d, N, F)
         if self.head is None:
             if k == 0:
@@ -212,6 +214,7 @@ class GridField(Field):
         h = self._pad_levels(feat, n)  # (N, L*F)
         dh = self._pad_levels(dfeat, n).transpose(0, 1)  # (d, N, LF) -> (N, d, LF)
         for layer, act in zip(self.layers, self.acts, strict=True):
+            assert isinstance(layer, torch.nn.Linear)
             z = layer(h)
             dz = dh @ layer.weight.t()
             a, s = act.value_and_slope(z)

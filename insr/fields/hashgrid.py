@@ -126,6 +126,11 @@ class HashGrid(GridField):
     levels stacked; :meth:`level_rows` gives one level's slice), ``backend``.
     """
 
+    _offsets: torch.Tensor
+    _sizes: torch.Tensor
+    _strides: torch.Tensor
+    _primes: torch.Tensor
+
     def __init__(self, cfg: HashGridConfig, domain: Sequence[Sequence[float]], out_features: int):
         super().__init__(
             domain, out_features, cfg.n_levels, cfg.n_features_per_level, cfg.interpolation
@@ -218,7 +223,7 @@ class HashGrid(GridField):
         the levels split into one dense and one hashed block."""
         k, d, _ = corner.shape
         split = min(max(self._n_dense - first, 0), k)
-        blocks = []
+        blocks: list[torch.Tensor] = []
         if split > 0:  # dense: row = sum_i c_i * res**i, then % size (tcnn's wrap)
             c = corner[:split]
             stride = self._strides[first : first + split].view(split, d, 1)
@@ -231,7 +236,7 @@ class HashGrid(GridField):
             c = corner[split:]
             primes = self._primes.view(1, d, 1)
             lo = (c * primes).unbind(1)
-            up = ((c + 1) * primes).unbind(1)
+            up = list(((c + 1) * primes).unbind(1))
             blocks.append(combine_corners(lo, up, torch.bitwise_xor) & self._hash_mask)
         row = blocks[0] if len(blocks) == 1 else torch.cat(blocks, dim=0)
         return row + self._offsets[first : first + k].view(k, 1, 1)

@@ -20,6 +20,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from insr.fields.activations import ACTIVATIONS, Gauss, Sine, Softplus, Tanh
 from insr.fields.base import Field
 from insr.schema import ConfigError, at_least, opt, positive
 
@@ -83,73 +84,7 @@ class MLPConfig:
         return TanhMLP(self, domain, out_features)
 
 
-class _Sine:
-    def __init__(self, w0: float) -> None:
-        self.w0 = w0
-        self.key = ("sine", float(w0))
-
-    def value_and_slope(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        wz = self.w0 * z
-        return torch.sin(wz), self.w0 * torch.cos(wz)
-
-    def __call__(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.sin(self.w0 * z)
-
-    def curvature(self, z: torch.Tensor, a: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        """``s''(z)`` given ``a = s(z)`` and ``s'(z)``: ``-w0^2 sin(w0 z)``."""
-        return (-self.w0 * self.w0) * a
-
-
-class _Gauss:
-    def __init__(self, sigma: float) -> None:
-        self.c = 1.0 / (2.0 * sigma * sigma)
-        self.key = ("gauss", float(sigma))
-
-    def value_and_slope(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        a = torch.exp(-self.c * z * z)
-        return a, -2.0 * self.c * z * a
-
-    def __call__(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.exp(-self.c * z * z)
-
-    def curvature(self, z: torch.Tensor, a: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        # d/dz (-2 c z a) = -2 c a - 2 c z s
-        return -2.0 * self.c * (a + z * s)
-
-
-class _Tanh:
-    key = ("tanh",)
-
-    def value_and_slope(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        a = torch.tanh(z)
-        return a, 1.0 - a * a
-
-    def __call__(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(z)
-
-    def curvature(self, z: torch.Tensor, a: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        return -2.0 * a * s
-
-
-class _Softplus:
-    key = ("softplus",)
-
-    def value_and_slope(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.nn.functional.softplus(z), torch.sigmoid(z)
-
-    def __call__(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.softplus(z)
-
-    def curvature(self, z: torch.Tensor, a: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        return s * (1.0 - s)
-
-
-_ACTS: dict[str, Callable] = {
-    "sine": _Sine,
-    "gauss": _Gauss,
-    "tanh": _Tanh,
-    "softplus": _Softplus,
-}
+_Tanh, _Softplus = Tanh, Softplus  # former names (insr.fields.gridbase imports them)
 
 
 class ActivationMLP(Field):
@@ -208,16 +143,44 @@ class ActivationMLP(Field):
         self, x: torch.Tensor, v: torch.Tensor, create_graph: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Values ``(N, c)``, Jacobian ``(N, c, d)`` and ``v^T H v`` ``(N, c)`` in one
-        closed-form forward sweep (see :func:`_directional_sweep`); the parameter
-        gradient, when ``create_graph``, is plain autograd through the sweep."""
-        with torch.set_grad_enabled(create_graph and torch.is_grad_enabled()):
-            v = v.to(x.dtype)
-            out = _directional_sweep(
-                self.to_symmetric(x), self._sym_scale(x), v, self.acts, self._flat_params()
-            )
-        if not create_graph:
-            return tuple(t.detach() for t in out)  # type: ignore[return-value]
-        return out
+        closed-form forward sweep (:func:`_second_sweep` with the one direction ``v``,
+        ``(N, d)`` or ``(d,)``, physical units). With ``create_graph`` the parameter
+        gradient is the hand-written backward of :class:`SecondOrderMLP` (see
+        :meth:`_second`), else there is no graph."""
+        v = v.to(x.dtype)
+        u, jac, dd = self._second(x, v, create_graph)
+        return u, jac, dd[:, 0]
+
+    def closed_laplacian(
+        self, x: torch.Tensor, create_graph: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Values ``(N, c)``, Jacobian ``(N, c, d)`` and Laplacian ``(N, c)`` in one
+        closed-form forward sweep carrying the ``d`` diagonal second derivatives
+        (:func:`_second_sweep` with the axes as directions); parameter gradient as in
+        :meth:`directional_derivatives`."""
+        u, jac, dd = self._second(x, None, create_graph)
+        return u, jac, dd.sum(1)
+
+    def _second(
+        self, x: torch.Tensor, v: torch.Tensor | None, create_graph: bool
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(u, J, dd)`` of :func:`_second_sweep`. With a parameter graph wanted, ``x`` and
+        ``v`` free of graphs and ``custom_backward``, the sweep runs as
+        :class:`SecondOrderMLP` (hand-written backward); with a graph wanted otherwise,
+        plain autograd through the sweep (which also gives derivatives in ``x``);
+        without ``create_graph``, no graph."""
+        h0, scale, params = self.to_symmetric(x), self._sym_scale(x), self._flat_params()
+        if not (create_graph and torch.is_grad_enabled()):
+            with torch.no_grad():
+                return _second_sweep(h0, scale, v, self.acts, params, keep=False)[:3]
+        if (
+            self.custom_backward
+            and not x.requires_grad
+            and (v is None or not v.requires_grad)
+            and any(p.requires_grad for p in params)
+        ):
+            return SecondOrderMLP.apply(h0, scale, v, self.acts, *params)
+        return _second_sweep(h0, scale, v, self.acts, params, keep=False)[:3]
 
     def _sym_scale(self, x: torch.Tensor) -> torch.Tensor:
         """``d(symmetric coordinate)/d(physical coordinate)`` per axis, shape ``(d,)``."""
@@ -263,49 +226,142 @@ def _closed_sweep(
     return u, jac, saved + [(h, dh)]
 
 
-def _directional_sweep(
+def _second_sweep(
     h0: torch.Tensor,
     scale: torch.Tensor,
-    v: torch.Tensor,
+    v: torch.Tensor | None,
     acts: Sequence,
     params: Sequence[torch.Tensor],
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Closed-form value, Jacobian and second directional derivative along ``v``.
+    keep: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list]:
+    """Closed-form value, Jacobian and ``K`` second derivatives along straight lines.
 
-    Per layer, with ``dz`` the derivatives along every input axis ``(N, d, width)``,
-    ``dz_v = sum_j v_j dz_j`` and ``ddz`` the second derivative along ``v``:
-    ``z = W h + b``, ``dz = W dh``, ``ddz = W ddh``; ``a = s(z)``, ``da = s'(z) dz``,
-    ``dda = s''(z) dz_v^2 + s'(z) ddz`` (the first layer is linear in ``x``: ``ddz = 0``).
-    Returns ``u (N, c)``, ``J (N, c, d)``, ``v^T H v (N, c)``.
+    Directions: ``v`` ``(N, d)`` or ``(d,)`` gives ``K = 1`` (``v^T H v``); ``v = None``
+    gives the ``K = d`` axes (the Hessian diagonal, whose sum is the Laplacian). Per layer,
+    with ``dz`` the derivatives along every input axis ``(N, d, width)``, ``dzv`` those
+    along the ``K`` directions ``(N, K, width)`` (``dzv = sum_j v_j dz_j``, or ``dz``) and
+    ``ddz`` the second derivatives along them: ``z = W h + b``, ``dz = W dh``,
+    ``ddz = W ddh``; ``a = s(z)``, ``da = s'(z) dz``, ``dda = s''(z) dzv^2 + s'(z) ddz``
+    (the first layer is linear in ``x``: ``ddz = 0``).
+
+    Returns ``u (N, c)``, ``J (N, c, d)``, ``dd (N, K, c)`` and, when ``keep``, the
+    per-layer tensors :class:`SecondOrderMLP` needs for its backward.
     """
     w1, b1 = params[0], params[1]
     z = torch.addmm(b1, h0, w1.t())
-    dz = (w1.t() * scale.unsqueeze(1)).unsqueeze(0)  # (1, d, width)
-    ddz = None
-    h = dh = ddh = z
+    dz = (w1.t() * scale.unsqueeze(1)).unsqueeze(0)  # (1, d, width): same for every point
+    ddz: torch.Tensor | None = None
+    saved: list = []
+    h_in: torch.Tensor = h0
+    dh_in: torch.Tensor | None = None
+    ddh_in: torch.Tensor | None = None
+    h = dh = ddh = z  # placeholders for type checkers
     for i, act in enumerate(acts):
         if i > 0:
             w, b = params[2 * i], params[2 * i + 1]
             z = torch.addmm(b, h, w.t())
             dz = dh @ w.t()
             ddz = ddh @ w.t()
-        dzv = (v.unsqueeze(-1) * dz).sum(-2)  # (N, width), or (width,) on layer 1 with v (d,)
-        a, s = act.value_and_slope(z)
-        h, dh = a, s.unsqueeze(1) * dz
-        ddh = act.curvature(z, a, s) * dzv * dzv
+        dzv = dz if v is None else (v.unsqueeze(-1) * dz).sum(-2, keepdim=True)
+        a, s1 = act.value_and_slope(z)
+        s2 = act.curvature(z, a, s1)
+        s1e = s1.unsqueeze(1)
+        dh = s1e * dz
+        ddh = s2.unsqueeze(1) * (dzv * dzv)
         if ddz is not None:
-            ddh = ddh + s * ddz
+            ddh = ddh + s1e * ddz
+        if keep:
+            saved.append((h_in, dh_in, ddh_in, z, dz, ddz, dzv, a, s1, s2))
+        h = a
+        h_in, dh_in, ddh_in = h, dh, ddh
     wo, bo = params[-2], params[-1]
     u = torch.addmm(bo, h, wo.t())
     jac = (dh @ wo.t()).transpose(1, 2)
-    return u, jac, ddh @ wo.t()
+    dd = ddh @ wo.t()
+    return u, jac, dd, saved + [(h, dh, ddh)]
+
+
+def _flat(t: torch.Tensor) -> torch.Tensor:
+    """``(N, k, w) -> (N k, w)``."""
+    return t.reshape(-1, t.shape[-1])
+
+
+class SecondOrderMLP(torch.autograd.Function):
+    """:func:`_second_sweep` with a hand-written backward (parameter gradients only).
+
+    ``apply(h0, scale, v, acts, W1, b1, ..., Wo, bo) -> (u, J, dd)``; ``v`` ``(N, d)``,
+    ``(d,)`` or ``None`` (the axes) as in :func:`_second_sweep`. Backward of one layer
+    ``h = s(z)``, ``dh = s1 dz``, ``ddh = s2 dzv^2 + s1 ddz`` (``s1, s2, s3`` the first three
+    derivatives of the activation at ``z``; upstream gradients ``gh, gdh, gddh``):
+    ``gz = gh s1 + sum_d(gdh dz) s2 + sum_K(gddh dzv^2) s3 + sum_K(gddh ddz) s2``,
+    ``gdz = gdh s1 + v (2 gddh s2 dzv)`` (``v`` = identity for the axes),
+    ``gddz = gddh s1``; then ``gW = gz^T h_in + gdz^T dh_in + gddz^T ddh_in``,
+    ``gb = sum gz``, and ``gh_in, gdh_in, gddh_in = gz W, gdz W, gddz W``. No gradient
+    flows to ``h0``, ``scale`` or ``v``.
+    """
+
+    @staticmethod
+    def forward(ctx, h0, scale, v, acts, *params):
+        u, jac, dd, saved = _second_sweep(h0, scale, v, acts, params, keep=True)
+        ctx.acts, ctx.layers, ctx.v = acts, saved, v
+        ctx.save_for_backward(scale, *params)
+        return u, jac, dd
+
+    @staticmethod
+    def backward(ctx, gu, gjac, gdd):
+        scale, *params = ctx.saved_tensors
+        acts, v = ctx.acts, ctx.v
+        *layers, (h, dh, ddh) = ctx.layers
+        grads = [None] * len(params)
+        wo = params[-2]
+        gjt = gjac.transpose(1, 2)  # (N, d, c)
+        grads[-2] = gu.t() @ h + _flat(gjt).t() @ _flat(dh) + _flat(gdd).t() @ _flat(ddh)
+        grads[-1] = gu.sum(0)
+        gh, gdh, gddh = gu @ wo, gjt @ wo, gdd @ wo
+        for i in range(len(acts) - 1, -1, -1):
+            h_in, dh_in, ddh_in, z, dz, ddz, dzv, a, s1, s2 = layers[i]
+            s3 = acts[i].third(z, a, s1, s2)
+            s1e = s1.unsqueeze(1)
+            gz = gh * s1 + (gdh * dz).sum(1) * s2 + (gddh * (dzv * dzv)).sum(1) * s3
+            if ddz is not None:
+                gz = gz + (gddh * ddz).sum(1) * s2
+            gdzv = 2.0 * gddh * s2.unsqueeze(1) * dzv  # (N, K, width)
+            gdz = gdh * s1e + (gdzv if v is None else v.unsqueeze(-1) * gdzv)
+            grads[2 * i + 1] = gz.sum(0)
+            if i > 0:
+                w = params[2 * i]
+                gddz = gddh * s1e
+                grads[2 * i] = (
+                    gz.t() @ h_in + _flat(gdz).t() @ _flat(dh_in) + _flat(gddz).t() @ _flat(ddh_in)
+                )
+                gh, gdh, gddh = gz @ w, gdz @ w, gddz @ w
+            else:
+                # dz1[j, k] = scale_j W1[k, j] for every point
+                grads[0] = gz.t() @ h_in + gdz.sum(0).t() * scale.unsqueeze(0)
+        return (None, None, None, None, *grads)
+
+    @staticmethod
+    def gradcheck_inputs() -> tuple:
+        """Sample float64 inputs for ``torch.autograd.gradcheck`` (used by ``insr
+        gradcheck``): a sine then a Gaussian layer, 2D inputs, one direction per point;
+        the parameters are the checked inputs."""
+        gen = torch.Generator().manual_seed(0)
+        dims = [2, 5, 4, 2]
+        params = []
+        for a, b in zip(dims[:-1], dims[1:], strict=True):
+            params.append(torch.randn(b, a, generator=gen, dtype=torch.float64).requires_grad_())
+            params.append(torch.randn(b, generator=gen, dtype=torch.float64).requires_grad_())
+        h0 = torch.rand(7, 2, generator=gen, dtype=torch.float64) * 2 - 1
+        scale = torch.tensor([0.5, 2.0], dtype=torch.float64)
+        v = torch.randn(7, 2, generator=gen, dtype=torch.float64)
+        return (h0, scale, v, [Sine(3.0), Gauss(0.7)], *params)
 
 
 @functools.lru_cache(maxsize=16)
 def _compiled_sweep(key: tuple) -> Callable:
     """One compiled closed-form sweep per activation stack, shared by every field with
     that stack (the previous step's frozen copy included), so nothing recompiles."""
-    acts = [_ACTS[k[0]](*k[1:]) for k in key]
+    acts = [ACTIVATIONS[k[0]](*k[1:]) for k in key]
 
     def sweep(h0: torch.Tensor, scale: torch.Tensor, *params: torch.Tensor):
         u, jac, _ = _closed_sweep(h0, scale, acts, params)
@@ -336,10 +392,10 @@ class ClosedFormMLP(torch.autograd.Function):
             params.append(torch.randn(b, generator=gen, dtype=torch.float64).requires_grad_())
         h0 = torch.rand(7, 2, generator=gen, dtype=torch.float64) * 2 - 1
         scale = torch.tensor([0.5, 2.0], dtype=torch.float64)
-        return (h0, scale, [_Sine(3.0), _Gauss(0.7)], *params)
+        return (h0, scale, [Sine(3.0), Gauss(0.7)], *params)
 
     @staticmethod
-    def forward(ctx, h0, scale, acts, *params):  # type: ignore[override]
+    def forward(ctx, h0, scale, acts, *params):
         u, jac, saved = _closed_sweep(h0, scale, acts, params)
         ctx.acts = acts
         ctx.layers = saved
@@ -347,12 +403,12 @@ class ClosedFormMLP(torch.autograd.Function):
         return u, jac
 
     @staticmethod
-    def backward(ctx, gu, gjac):  # type: ignore[override]
+    def backward(ctx, gu, gjac):
         scale, *params = ctx.saved_tensors
         acts = ctx.acts
         *layers, (h, dh) = ctx.layers
         n, d, w_last = dh.shape
-        grads: list[torch.Tensor] = [None] * len(params)  # type: ignore[list-item]
+        grads = [None] * len(params)
         wo = params[-2]
         gjt = gjac.transpose(1, 2)  # (N, d, c)
         c = gjt.shape[2]
@@ -385,26 +441,26 @@ class Siren(ActivationMLP):
 
     def __init__(self, cfg: SirenConfig, domain: Sequence[Sequence[float]], out_features: int):
         w0 = float(cfg.omega0) if not isinstance(cfg.omega0, str) else 30.0
-        acts = [_Sine(w0)] + [_Sine(cfg.hidden_omega0)] * (cfg.hidden_layers - 1)
+        acts = [Sine(w0)] + [Sine(cfg.hidden_omega0)] * (cfg.hidden_layers - 1)
         super().__init__(domain, out_features, cfg.hidden_layers, cfg.hidden_features, acts)
         self.omega0 = w0
         with torch.no_grad():
-            first = self.layers[0]
+            first, *rest = [m for m in [*self.layers, self.head] if isinstance(m, nn.Linear)]
             first.weight.uniform_(-1.0 / first.in_features, 1.0 / first.in_features)
-            for layer in [*self.layers[1:], self.head]:
+            for layer in rest:
                 bound = math.sqrt(6.0 / layer.in_features) / cfg.hidden_omega0
                 layer.weight.uniform_(-bound, bound)
 
 
 class GaussMLP(ActivationMLP):
     def __init__(self, cfg: GaussConfig, domain: Sequence[Sequence[float]], out_features: int):
-        acts = [_Gauss(cfg.sigma)] * cfg.hidden_layers
+        acts = [Gauss(cfg.sigma)] * cfg.hidden_layers
         super().__init__(domain, out_features, cfg.hidden_layers, cfg.hidden_features, acts)
 
 
 class TanhMLP(ActivationMLP):
     def __init__(self, cfg: MLPConfig, domain: Sequence[Sequence[float]], out_features: int):
-        act = _Tanh() if cfg.activation == "tanh" else _Softplus()
+        act = Tanh() if cfg.activation == "tanh" else Softplus()
         super().__init__(
             domain, out_features, cfg.hidden_layers, cfg.hidden_features, [act] * cfg.hidden_layers
         )

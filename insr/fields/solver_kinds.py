@@ -20,6 +20,21 @@ def _zero_or_at_least_4(path: str, v: int) -> None:
         raise ConfigError(f"{path} = {v} is not allowed: expected an integer >= 4")
 
 
+#: the grid schemes; ``mol_<time>_<space>`` is :mod:`insr.reference.mol`
+GridScheme = Literal[
+    "auto",
+    "semi_lagrangian",
+    "lax_wendroff",
+    "upwind",
+    "mol_midpoint_cd2",
+    "mol_midpoint_cd4",
+    "mol_midpoint_cd6",
+    "mol_pade4_cd2",
+    "mol_pade4_cd4",
+    "mol_pade4_cd6",
+]
+
+
 @dataclass
 class GridConfig:
     """``[representation.grid]``: the classical grid solver as a representation."""
@@ -33,9 +48,14 @@ class GridConfig:
         "", doc="equal memory: as many floats as this representation has parameters"
     )
     matched_params: dict = opt({}, doc="(filled in) parameters of the matched representation")
+    matched_member: str = opt("", doc="(recorded) the compare member whose memory this matches")
     interpolation: Literal["cubic", "linear"] = opt("cubic", doc="euler: 'cubic' or 'linear'")
-    scheme: Literal["semi_lagrangian", "lax_wendroff", "upwind"] = opt(
-        "semi_lagrangian", doc="1D advection: semi_lagrangian | lax_wendroff | upwind"
+    scheme: GridScheme = opt(
+        "auto",
+        doc="auto: the PDE's own baseline (advection: semi_lagrangian, euler: stable fluids,"
+        " heat: Crank-Nicolson); advection: semi_lagrangian (exact foot) |"
+        " mol_<midpoint|pade4>_<cd2|cd4|cd6> (the network's time scheme, FD in space,"
+        " periodic); 1D advection also lax_wendroff | upwind; euler: semi_lagrangian",
     )
 
     def validate(self, path: str) -> None:
@@ -43,6 +63,8 @@ class GridConfig:
             raise ConfigError(f"{path}: give resolution or match_params_of, not both")
         if not self.resolution and not self.match_params_of:
             raise ConfigError(f"{path}: needs resolution = N (>= 4) or match_params_of = '<kind>'")
+        if self.matched_member and not self.match_params_of:
+            raise ConfigError(f"{path}.matched_member needs match_params_of")
         allowed = field_kinds()
         if self.match_params_of and self.match_params_of not in allowed:
             raise ConfigError(

@@ -438,7 +438,7 @@ def state_from_arrays(arrays: Mapping[str, Any], index: int = -1) -> FluidState:
         v = np.asarray(arrays["v_face"])[index]
         p = np.asarray(arrays["pressure"])[index]
         t = float(np.asarray(arrays["times"])[index])
-        box = as_box(np.asarray(arrays["domain"]))
+        box = as_box(np.asarray(arrays["domain"]).tolist())
     except KeyError as exc:
         raise ReferenceInputError(f"solve() result lacks {exc.args[0]!r}") from None
     return FluidState(u, v, p, t, box, str(arrays.get("interpolation", "cubic")))

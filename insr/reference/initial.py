@@ -169,10 +169,11 @@ def vortex_pair_vorticity(
 ) -> np.ndarray:
     """Analytic vorticity of :func:`vortex_pair` [1/T] (before the wall projection)."""
     gamma = vortex_pair_circulation(separation, core_radius, peak_speed)
-    return sum(
+    left, right = (
         lamb_oseen_vorticity(x, y, (cx, 0.0), core_radius, gamma)
         for cx in (-0.5 * separation, 0.5 * separation)
     )
+    return left + right
 
 
 INITIAL_CONDITIONS: dict[str, VelocityFn] = {

@@ -27,12 +27,16 @@ from insr.errors import UsageError
 from insr.fields import build_field
 from insr.fields.solver_kinds import GridConfig
 from insr.metrics import step_metrics
-from insr.reference.equal_memory import grid_resolution_for_params
+from insr.reference.equal_memory import resolution_for_budget
+from insr.reference.errors import ReferenceInputError
 from insr.run.limits import check_eval_memory, check_field_memory
 from insr.run.omega0 import choose_omega0, wants_auto_omega0, with_omega0
 from insr.run.solvers import GridSolver, NeuralSolver, Solver, chunked
 from insr.schema import ConfigError, from_dict
 from insr.stepper import Budget
+
+#: the smallest grid an equal-memory match may pick (nodes / cells per axis)
+GRID_MIN_RESOLUTION = 7
 
 #: configuration keys of the :class:`~insr.equations.base.Numerics` fields (error messages)
 NUMERICS_KEYS = {
@@ -125,14 +129,38 @@ def budgets(cfg: RunConfig) -> tuple[Budget, Budget]:
     return budget(s.init), budget(s)
 
 
-def grid_resolution(cfg: RunConfig, dim: int, channels: int) -> tuple[int, int | None]:
-    """``(resolution, matched n_params or None)`` of a grid run."""
+def matched_n_params(cfg: RunConfig, entry: EquationEntry, case: Case) -> int:
+    """Every trained parameter of the representation an equal-memory grid matches
+    (``representation.grid.match_params_of`` with its ``matched_params``): all the fields
+    the equation trains, e.g. velocity and pressure for euler."""
+    p = cfg.representation.params
+    rep = FieldSpec(p["match_params_of"], p.get("matched_params") or {}, case.channels)
+    settings = equation_settings(entry, cfg.extra)
+    specs = entry.fields(case, settings, rep, f"extra.{entry.table}")
+    return sum(
+        build_field(sp.kind, sp.params, case.domain, sp.channels).n_params for sp in specs.values()
+    )
+
+
+def grid_resolution(cfg: RunConfig, entry: EquationEntry, case: Case) -> tuple[int, int | None]:
+    """``(resolution, matched n_params or None)`` of a grid run: ``resolution``, or the
+    largest one whose stored floats (``entry.grid_floats``) fit the matched parameters."""
     p = cfg.representation.params
     if p.get("resolution"):
         return int(p["resolution"]), None
-    kind = p["match_params_of"]
-    n = build_field(kind, p.get("matched_params") or {}, cfg.case.domain, channels).n_params
-    return max(4, grid_resolution_for_params(n, dim, channels)), n
+    n = matched_n_params(cfg, entry, case)
+
+    def floats(r: int) -> int:
+        return entry.grid_floats(case.dim, case.channels, r)
+
+    try:
+        return resolution_for_budget(n, floats, minimum=GRID_MIN_RESOLUTION), n
+    except ReferenceInputError:
+        raise ConfigError(
+            f"representation.grid.match_params_of = {p['match_params_of']!r}: its {n} "
+            f"parameters cannot hold the smallest grid ({GRID_MIN_RESOLUTION} per axis = "
+            f"{floats(GRID_MIN_RESOLUTION)} floats); set representation.grid.resolution"
+        ) from None
 
 
 def check_extra_tables(cfg: RunConfig, entry: EquationEntry) -> None:
@@ -239,10 +267,17 @@ class Run:
                 f"representation.kind = 'grid' is not available for case.pde = "
                 f"{self.cfg.case.pde!r}: that equation registers no grid baseline"
             )
-        n, matched = grid_resolution(self.cfg, self.case.dim, self.case.channels)
+        n, matched = grid_resolution(self.cfg, self.entry, self.case)
         grid_cfg = from_dict(GridConfig, self.cfg.representation.params, "representation.grid")
-        baseline = self.entry.grid(self.case, self.settings, grid_cfg, n)
+        try:
+            baseline = self.entry.grid(self.case, self.settings, grid_cfg, n)
+        except ReferenceInputError as e:
+            raise ConfigError(f"representation.grid: {e}") from None
+        floats = self.entry.grid_floats(self.case.dim, self.case.channels, n)
+        if baseline.n_floats != floats:  # the layout formula is what matching relies on
+            raise RuntimeError(f"grid baseline stores {baseline.n_floats} floats, layout {floats}")
         self.attrs["grid_resolution"] = n
+        self.attrs["grid_scheme"] = baseline.scheme
         if matched is not None:
             self.attrs["matched_n_params"] = matched
         return GridSolver(baseline, grid_points(self.axes))

@@ -88,7 +88,7 @@ def test_neural_advection_tracks_the_exact_solution(tmp_path) -> None:
     ~12x and ~7x headroom for platform round-off, while a broken step fails them by far: a
     pulse that did not move is off by ~0.23 after 3 steps (shift 0.0375 = 0.375 sigma).
     """
-    sets = ["case.steps=3", "eval.resolution=201", "solver.init_max_iters=200"]
+    sets = ["case.steps=3", "eval.resolution=201", "solver.init.max_iters=200"]
     res = execute(load_config("advection1d", sets=sets), tmp_path / "r")
     m = res.last_metrics
     assert res.status == "complete"

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from insr import compare as cmp
 from insr.cli import app
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = [
     "solver.max_iters=4",
     "solver.init.max_iters=6",

@@ -212,20 +212,23 @@ def test_grid_representation_reproduces_reference_solver(tmp_path) -> None:
         assert f["metrics/velocity_rel_error"][-1] < 0.05
 
 
-def test_grid_equal_memory_resolution(tmp_path) -> None:
-    from insr.fields import build_field
-    from insr.reference.equal_memory import grid_resolution_for_params
-    from insr.run.build import grid_resolution
+def test_grid_equal_memory_resolution_counts_velocity_and_pressure(tmp_path) -> None:
+    """Hand count: the taylor_green SIREN (2 -> 32 -> 32 -> 32, 3 hidden layers) has
+    velocity 2*32+32 + 2*(32*32+32) + 32*2+2 = 2274 and pressure (same net, 1 output)
+    2274 - 33 = 2241 parameters: 4515 in all. The MAC grid of r cells stores
+    (r+1) r + r (r+1) + r^2 = 3r^2 + 2r floats: r = 38 gives 4408 <= 4515 < 4641 (r = 39)."""
+    from insr.run import Run
 
     cfg = load_config(
         "taylor_green",
         sets=["representation.kind=grid", "representation.grid.match_params_of=siren"],
     )
-    n, matched = grid_resolution(cfg, 2, 2)
     siren = load_config("taylor_green").representation.params
-    want = build_field("siren", siren, cfg.case.domain, 2).n_params
-    assert matched == want
-    assert n == grid_resolution_for_params(want, 2, 2) and n * n * 2 <= want < (n + 1) ** 2 * 2
+    assert (siren["hidden_layers"], siren["hidden_features"]) == (3, 32)
+    run = Run(cfg)
+    assert run.attrs["matched_n_params"] == 4515
+    assert run.attrs["grid_resolution"] == 38
+    assert run.n_params == 3 * 38 * 38 + 2 * 38 == 4408
 
 
 def test_grid_advection1d_matches_reference_solver(tmp_path) -> None:

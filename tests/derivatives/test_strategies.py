@@ -138,10 +138,12 @@ def test_coarse_to_fine_strategy_uses_schedule_h() -> None:
     x = _points(1)
     sched = CoarseToFineSchedule([0.4, 0.2, 0.1, 0.05], start_levels=2, interval=3)
     strat = get_strategy("coarse_to_fine", schedule=sched)
-    for t, h in [(0, 0.2), (3, 0.1), (100, 0.05)]:
+    # h starts at the coarsest cell and decays exponentially to the finest over 2 levels
+    for t, h in [(0, 0.4), (3, 0.4 * (0.05 / 0.4) ** 0.5), (6, 0.05), (100, 0.05)]:
         sched.t = t
+        assert sched.h() == pytest.approx(h, rel=1e-12)
         _, a = strat(f, x)
-        _, b = get_strategy("fd", h=h)(f, x)
+        _, b = get_strategy("fd", h=sched.h())(f, x)
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert set(STRATEGIES) >= {"autodiff", "closed", "fd", "average", "coarse_to_fine"}
 
@@ -195,11 +197,14 @@ def test_schedule_values_on_hashgrid() -> None:
     def cell(level: int) -> float:  # tcnn rule: scale_l = base * per_level_scale^l - 1
         return 4.0 / (16 * 1.5**level - 1.0)
 
+    def h(levels_done: float) -> float:  # log h linear from cell(0) to cell(15) over 12 levels
+        return cell(0) * (cell(15) / cell(0)) ** (levels_done / 12)
+
     expected = {
-        0: (4, cell(3)),
-        9: (4, cell(3)),
-        10: (5, cell(4)),
-        55: (9, cell(8)),
+        0: (4, cell(0)),
+        9: (4, h(0.9)),
+        10: (5, h(1.0)),
+        55: (9, h(5.5)),
         120: (16, cell(15)),
         10_000: (16, cell(15)),
     }
@@ -220,12 +225,15 @@ def test_schedule_steps_unit_and_virtual_levels() -> None:
     s.on_iteration(0)
     assert s.t == 0
     s.set_step(5)
-    assert f.n_active_levels == 4 and s.h() == pytest.approx(f.cell_of_level(3))
+    # 5 steps / 2 = 2.5 levels done of 6: h = cell(0) (cell(7) / cell(0))^(2.5 / 6)
+    c0, c7 = f.cell_of_level(0), f.cell_of_level(7)
+    assert f.n_active_levels == 4 and s.h() == pytest.approx(c0 * (c7 / c0) ** (2.5 / 6))
     siren = SineField(*W[1])
     v = CoarseToFineSchedule.for_field(
         siren, start_levels=4, virtual_levels=16, h_start=0.25, h_end=1e-3, interval=5
     )
-    assert v.h(0) == pytest.approx(0.25 * (1e-3 / 0.25) ** (3 / 15))
+    assert v.h(0) == pytest.approx(0.25)  # h starts at the first virtual cell
+    assert v.h(30) == pytest.approx(0.25 * (1e-3 / 0.25) ** (6 / 12))
     assert v.h(10**6) == pytest.approx(1e-3)
     ratios = [v.cells[i + 1] / v.cells[i] for i in range(15)]
     assert max(ratios) == pytest.approx(min(ratios))  # exponential decay of h
@@ -276,7 +284,9 @@ def test_advection_coarse_to_fine_drives_levels(tmp_path) -> None:
     assert eq.schedule.t == 7 and eq.field.n_active_levels == 6
     # the logged coarse_to_fine strategy uses the run's schedule
     strat = get_strategy("coarse_to_fine", schedule=eq.schedule)
-    assert strat.current_h(eq.field) == pytest.approx(eq.field.cell_of_level(5))
+    c0, c15 = eq.field.cell_of_level(0), eq.field.cell_of_level(15)
+    # 7 iterations / 3 = 7/3 of the 12 levels to add: h = c0 (c15 / c0)^(7/36)
+    assert strat.current_h(eq.field) == pytest.approx(c0 * (c15 / c0) ** (7 / 36))
 
 
 # ----------------------------------------------------------------- gradcheck

@@ -27,7 +27,7 @@ from insr.config import load_config
 from insr.log import RunLogReader, RunLogWriter, checkpoint
 from insr.run import execute
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TINY = [
     "case.steps=6",
     "eval.resolution=33",
