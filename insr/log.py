@@ -46,9 +46,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gc
 import json
 import os
+import re
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,13 +69,37 @@ LIBVER = ("earliest", "v108")
 CKPT, CKPT_NEW = "checkpoint", "checkpoint_new"
 
 
+# Bytes always left free on the log's file system beyond the next write's estimate: enough
+# to record the final status and close the file. Writes that would dip into it are refused
+# *before* HDF5 is touched, because HDF5 continues on an inconsistent metadata cache after a
+# failed write and can leave a file that no longer opens.
+RESERVE = 128 * 1024
+OBJECT_BYTES = 10 * 1024  # a new dataset: header, first chunk (8 KiB for scalars), scales
+WRITE_ERRORS = (OSError, RuntimeError)  # h5py reports ENOSPC on flush as RuntimeError
+
+
 class LogWriteError(RunFailure):
     """Writing to the log failed (disk full, I/O error); rows before it are intact."""
 
-    def __init__(self, message: str, err: OSError) -> None:
+    def __init__(self, message: str, err: BaseException) -> None:
         super().__init__(message)
-        self.errno = err.errno
-        self.reason = describe_oserror(err)
+        e = as_oserror(err)
+        self.errno = e.errno
+        self.reason = describe_oserror(e)
+
+
+def _quiet(_unraisable: Any) -> None:
+    """An unraisable-exception hook that drops HDF5's destructor errors after a failed write."""
+
+
+def as_oserror(e: BaseException) -> OSError:
+    """An OSError for ``e``; h5py's RuntimeErrors carry the errno only in their text."""
+    if isinstance(e, OSError):
+        return e
+    m = re.search(r"errno = (\d+), error message = '([^']*)'", str(e))
+    if m:
+        return OSError(int(m.group(1)), m.group(2))
+    return OSError(None, " ".join(str(e).split())[:200] or type(e).__name__)
 
 
 def describe_oserror(e: OSError) -> str:
@@ -80,6 +108,56 @@ def describe_oserror(e: OSError) -> str:
     if e.errno == errno.EDQUOT:
         return "disk quota exceeded"
     return e.strerror or str(e) or type(e).__name__
+
+
+def free_bytes(path: str | Path) -> int | None:
+    """Bytes an unprivileged writer may still use on the file system of ``path`` (its
+    nearest existing parent), or None when that cannot be told."""
+    p = Path(path)
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    try:
+        st = os.statvfs(p)
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize
+
+
+def mount_point(path: str | Path) -> Path:
+    """The mount point of the file system holding ``path`` (for messages)."""
+    p = Path(os.path.abspath(path))
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    while not os.path.ismount(p) and p != p.parent:
+        p = p.parent
+    return p
+
+
+def kib(n: float) -> str:
+    return f"{n / 2**20:.3g} MiB" if n >= 2**20 else f"{n / 1024:.0f} KiB"
+
+
+def check_free(path: Path, need: int, what: str) -> None:
+    """Raise :class:`LogWriteError` (ENOSPC) unless ``need`` + :data:`RESERVE` bytes are free
+    on the file system of ``path``."""
+    free = free_bytes(path.parent)
+    if free is None or free >= need + RESERVE:
+        return
+    err = OSError(errno.ENOSPC, "No space left on device")
+    raise LogWriteError(
+        f"not enough disk space on {mount_point(path)} to write {what} to {path}: "
+        f"{kib(free)} free, the write needs about {kib(need)} plus a {kib(RESERVE)} reserve",
+        err,
+    )
+
+
+def estimate_log_bytes(row: int, rows: int, datasets: int, checkpoint: int) -> int:
+    """Upper estimate of a finished log's size: ``rows`` rows of ``row`` bytes (one chunk per
+    dataset per row, plus chunk-index entries), ``datasets`` datasets' headers and scales,
+    two copies of a ``checkpoint``-byte checkpoint (old + new while swapping), and fixed
+    metadata (superblock, root group, grid, coordinates)."""
+    per_row_index = 64 * datasets  # v1 B-tree entries and node growth, amortized
+    return rows * (row + per_row_index) + datasets * OBJECT_BYTES + 2 * checkpoint + 64 * 1024
 
 
 # ------------------------------------------------------------ netCDF-4 dimension scales
@@ -240,12 +318,51 @@ class RunLogWriter:
         # scales only in logs created with them (a resumed older log stays as it was)
         self.scaled = "step" in h5 and _is_scale(h5["step"])
         self.per_step = [ds for ds in _datasets(h5) if ds.shape and ds.maxshape[0] is None]
+        self.broken = False  # a write failed inside HDF5: write nothing more
+        self._growth = {"row": 0, "checkpoint": 0}  # largest file growth seen per write
+
+    def _allocated(self) -> int:
+        """Bytes the log occupies on disk (allocated blocks)."""
+        try:
+            return os.stat(self.path).st_blocks * 512
+        except OSError:
+            return 0
+
+    @contextlib.contextmanager
+    def _writing(self, what: str, payload: int, new_objects: int) -> Iterator[None]:
+        """Check free space for a write of ``payload`` bytes creating ``new_objects`` datasets,
+        then run it; any I/O failure (OSError, h5py RuntimeError) -> :class:`LogWriteError`."""
+        kind = "checkpoint" if what == "the checkpoint" else "row"
+        if self.broken:
+            raise LogWriteError(f"the log {self.path} is closed after a failed write", OSError())
+        need = max(2 * payload + OBJECT_BYTES * new_objects, 2 * self._growth[kind])
+        check_free(self.path, need, what)
+        before = self._allocated()
+        hook = sys.unraisablehook  # HDF5 errors from destructors during a failed write
+        try:
+            yield
+        except WRITE_ERRORS as e:
+            self.broken = True
+            sys.unraisablehook = _quiet
+            raise LogWriteError(
+                f"writing {what} to {self.path} on {mount_point(self.path)} failed: "
+                f"{describe_oserror(as_oserror(e))}",
+                e,
+            ) from None
+        finally:
+            if self.broken:
+                gc.collect()
+            sys.unraisablehook = hook
+        if not new_objects:  # a write that creates datasets says nothing about the next
+            self._growth[kind] = max(self._growth[kind], self._allocated() - before)
 
     @classmethod
     def create(
         cls, path: Path, *, config: dict[str, Any], axes: list[np.ndarray], attrs: dict[str, Any]
     ) -> RunLogWriter:
         tmp = path.with_name(path.name + ".tmp")
+        grid = sum(np.asarray(ax).nbytes for ax in axes)
+        check_free(path, 4 * grid + len(json.dumps(config)) + 16 * OBJECT_BYTES, "a new log")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with h5py.File(tmp, "w", libver=LIBVER) as h5:
@@ -264,10 +381,14 @@ class RunLogWriter:
                     _step_coord(h5, name)
             os.replace(tmp, path)
             h5 = h5py.File(path, "r+", libver=LIBVER)
-        except OSError as e:
+        except WRITE_ERRORS as e:
             with contextlib.suppress(OSError):
                 tmp.unlink()
-            raise UsageError(f"cannot write run log {path}: {describe_oserror(e)}") from None
+            err = as_oserror(e)
+            msg = f"cannot write run log {path}: {describe_oserror(err)}"
+            if err.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise LogWriteError(f"{msg} on {mount_point(path)}", err) from None
+            raise UsageError(msg) from None
         return cls(path, h5)
 
     @classmethod
@@ -283,12 +404,17 @@ class RunLogWriter:
             raise UsageError(
                 f"cannot open {path} for writing: {describe_oserror(e)}{hint}"
             ) from None
-        for ds in _datasets(h5):
-            if ds.shape and ds.maxshape[0] is None and ds.shape[0] > keep_rows:
-                ds.resize(keep_rows, axis=0)
-        h5.attrs["completed_steps"] = keep_rows
-        h5.attrs["status"] = "running"
-        h5.flush()
+        # rows past keep_rows stay allocated and are overwritten in place by the resumed run
+        # (readers see only [0, completed_steps)), so a resume does not grow the file
+        try:
+            h5.attrs["completed_steps"] = keep_rows
+            h5.attrs["status"] = "running"
+            h5.flush()
+        except WRITE_ERRORS as e:
+            h5.close()
+            raise LogWriteError(
+                f"cannot continue {path}: {describe_oserror(as_oserror(e))}", e
+            ) from None
         return cls(path, h5)
 
     @property
@@ -319,7 +445,9 @@ class RunLogWriter:
         items = dict(arrays)
         items.update({f"metrics/{k}": np.asarray(v, dtype=np.float64) for k, v in metrics.items()})
         coords = {k: np.asarray(items[k]) for k in STEP_COORDS if k in items}
-        try:
+        payload = sum(np.asarray(v).nbytes for v in items.values())
+        new = sum(name not in self.h5 for name in items)
+        with self._writing(f"row {row}", payload, new):
             for name, value in items.items():
                 value = np.asarray(value)
                 ds = self.h5[name] if name in self.h5 else self._create(name, value, row)
@@ -328,19 +456,20 @@ class RunLogWriter:
                 ds[row] = value
             for k, v in (attrs or {}).items():
                 self.h5.attrs[k] = v
+            written = {f"/{k}" for k in items}
             for ds in self.per_step:  # group coordinate copies, datasets absent this row
+                if ds.name in written:
+                    continue
+                base = ds.name.rsplit("/", 1)[-1]
                 if ds.shape[0] < row + 1:
                     ds.resize(row + 1, axis=0)
-                    base = ds.name.rsplit("/", 1)[-1]
-                    if base in coords and COORD_ATTR in ds.attrs:
-                        ds[row] = coords[base]
+                elif not (base in coords and COORD_ATTR in ds.attrs):
+                    ds[row] = ds.fillvalue  # a stale row left by a resumed run's log
+                if base in coords and COORD_ATTR in ds.attrs:
+                    ds[row] = coords[base]
             self.h5.flush()
             self.h5.attrs["completed_steps"] = row + 1
             self._sync()
-        except OSError as e:
-            raise LogWriteError(
-                f"writing row {row} to {self.path} failed: {describe_oserror(e)}", e
-            ) from None
 
     def _create(self, name: str, value: np.ndarray, row: int) -> h5py.Dataset:
         """A new per-step dataset for ``value`` rows, with dimension scales and labels."""
@@ -373,37 +502,59 @@ class RunLogWriter:
         return ds
 
     def save_checkpoint(self, state: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-        """Replace the checkpoint group with ``state`` (name -> array) and JSON ``meta``.
+        """Store ``state`` (name -> array) and JSON ``meta`` as the latest checkpoint.
 
-        Written under a temporary name, marked complete and swapped in, so a crash leaves
-        one valid copy (see :func:`checkpoint`).
+        Two slots (``/checkpoint`` and ``/checkpoint_new``) alternate: the write goes to the
+        slot *not* holding the latest complete checkpoint, marked incomplete while it is
+        written, so a crash always leaves one valid copy (see :func:`checkpoint`). A slot's
+        datasets are overwritten in place when their shapes match, so checkpoints -- and
+        resumes -- do not grow the file.
         """
-        try:
-            if CKPT_NEW in self.h5:
-                del self.h5[CKPT_NEW]
-            g = self.h5.create_group(CKPT_NEW)
-            for k, v in state.items():
-                g.create_dataset(k, data=v)
-            g.attrs["meta"] = json.dumps(meta)
-            g.attrs["complete"] = 1
+        payload = sum(np.asarray(v).nbytes for v in state.values())
+        slot = _older_slot(self.h5)
+        g = self.h5.get(slot)
+        reuse = isinstance(g, h5py.Group) and _fits(g, state)
+        with self._writing("the checkpoint", 0 if reuse else payload, 0 if reuse else len(state)):
+            if g is not None and not reuse:
+                del self.h5[slot]
+            if reuse:
+                assert isinstance(g, h5py.Group)
+                g.attrs["complete"] = 0
+                self.h5.flush()
+                for k, v in state.items():
+                    g[k][...] = v
+            else:
+                g = self.h5.create_group(slot)
+                g.attrs["complete"] = 0
+                for k, v in state.items():
+                    g.create_dataset(k, data=v)
+            seq = max((_slot_seq(self.h5.get(n)) for n in (CKPT, CKPT_NEW)), default=0) + 1
+            g.attrs["meta"] = json.dumps(meta).ljust(META_WIDTH)  # fixed size: in place
+            g.attrs["seq"] = seq
             self.h5.flush()
-            if CKPT in self.h5:
-                del self.h5[CKPT]
-            self.h5.move(CKPT_NEW, CKPT)
+            g.attrs["complete"] = 1
             self._sync()
-        except OSError as e:
-            raise LogWriteError(
-                f"writing the checkpoint to {self.path} failed: {describe_oserror(e)}", e
-            ) from None
 
     def set_attrs(self, **attrs: Any) -> None:
-        for k, v in attrs.items():
-            self.h5.attrs[k] = v
-        self.h5.flush()
+        with self._writing("attributes", sum(len(str(v)) for v in attrs.values()), 0):
+            for k, v in attrs.items():
+                self.h5.attrs[k] = v
+            self.h5.flush()
 
     def close(self, status: str | None = None) -> None:
         """Record ``status`` and close; never raises (the rows are already safe on disk)."""
         if not self.h5.id.valid:
+            return
+        if status == "complete" and not self.broken:  # drop stale rows past the end
+            with contextlib.suppress(Exception):
+                n = self.completed_steps
+                for ds in self.per_step:
+                    if ds.shape[0] > n:
+                        ds.resize(n, axis=0)
+        if self.broken:  # HDF5 retries its failed writes at every release: keep it quiet
+            self._close_quietly()
+            if status is not None:  # a fresh handle has a clean cache; the attribute is
+                self._set_status_after_failure(status)  # rewritten in place
             return
         with contextlib.suppress(Exception):
             if status is not None:
@@ -414,6 +565,30 @@ class RunLogWriter:
         if len(self.grid) == 2:  # a derived view: a failure here loses no data
             with contextlib.suppress(Exception):
                 export_xdmf(self.path)
+
+    def _set_status_after_failure(self, status: str) -> None:
+        hook = sys.unraisablehook
+        sys.unraisablehook = _quiet
+        try:
+            with contextlib.suppress(Exception), h5py.File(self.path, "r+", libver=LIBVER) as h5:
+                h5.attrs["status"] = status
+            gc.collect()
+        finally:
+            sys.unraisablehook = hook
+
+    def _close_quietly(self) -> None:
+        """Close after a failed write: HDF5 then reports its unwritable cache from object
+        destructors, which would print Python 'Exception ignored' blocks; silence those."""
+        hook = sys.unraisablehook
+        sys.unraisablehook = _quiet
+        try:
+            self.per_step = []
+            gc.collect()
+            with contextlib.suppress(Exception):
+                self.h5.close()
+            gc.collect()
+        finally:
+            sys.unraisablehook = hook
 
 
 ROOT_COORDS = ("/x", "/y", "/z", "/channel")
@@ -486,11 +661,27 @@ class RunLogReader:
                 f"{self.h5['step'].shape[0]} rows (damaged log)"
             )
         try:
-            json.loads(a["config"])
+            cfg = json.loads(a["config"])
         except (TypeError, ValueError):
             raise UsageError(
                 f"{self.path}: the stored config is not valid JSON (damaged log)"
             ) from None
+        if not isinstance(cfg, dict):
+            raise UsageError(
+                f"{self.path}: the stored config is a JSON {type(cfg).__name__}, not an object "
+                "(damaged log)"
+            )
+        _datasets(self.h5)  # walks every object: a damaged index fails here, not later
+        for name in ("step", "time", "field"):
+            ds = self.h5.get(name)
+            if n and ds is not None and not isinstance(ds, h5py.Dataset):
+                raise UsageError(f"{self.path}: /{name} is a group, not a dataset (damaged log)")
+        step = self.h5.get("step")
+        if n and isinstance(step, h5py.Dataset) and (step.ndim != 1 or step.dtype.kind != "i"):
+            raise UsageError(
+                f"{self.path}: /step has shape {step.shape} and dtype {step.dtype}; expected "
+                "one integer per row (damaged log)"
+            )
 
     def __enter__(self) -> RunLogReader:
         return self
@@ -637,15 +828,60 @@ def _group_arrays(g: h5py.Group) -> dict[str, np.ndarray]:
     return arrays
 
 
+META_WIDTH = 256  # checkpoint meta JSON is padded to this many characters
+
+
+def _slot_seq(g: Any) -> int:
+    """Sequence number of a complete checkpoint slot; -1 for none or incomplete (older logs'
+    complete slots without a number count as 0)."""
+    if not isinstance(g, h5py.Group) or not g.attrs.get("complete", 0):
+        return -1
+    return int(g.attrs.get("seq", 0))
+
+
+def _latest_slot(h5: h5py.Group) -> str | None:
+    best = max((CKPT, CKPT_NEW), key=lambda n: _slot_seq(h5.get(n)))
+    return best if _slot_seq(h5.get(best)) >= 0 else None
+
+
+def _older_slot(h5: h5py.Group) -> str:
+    return CKPT_NEW if _latest_slot(h5) == CKPT else CKPT
+
+
+def _fits(g: h5py.Group, state: dict[str, np.ndarray]) -> bool:
+    """The slot ``g`` holds exactly ``state``'s names with the same shapes and dtypes."""
+    names: list[str] = []
+    g.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+    if sorted(names) != sorted(state):
+        return False
+    return all(
+        g[k].shape == np.shape(v) and g[k].dtype == np.asarray(v).dtype for k, v in state.items()
+    )
+
+
 def checkpoint(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
-    """Latest complete checkpoint of a log (arrays by name, metadata), or None if none."""
+    """Latest complete checkpoint of a log (arrays by name, metadata), or None if none.
+
+    The metadata is checked to be a JSON object with an integer ``step`` >= 0; anything else
+    is a one-line :class:`UsageError` (a damaged or edited log).
+    """
     try:
         with open_readonly(path) as h5:
-            for name in (CKPT, CKPT_NEW):
-                g = h5.get(name)
-                if g is None or not g.attrs.get("complete", 0):
-                    continue
-                return _group_arrays(g), json.loads(g.attrs["meta"])
-    except (OSError, KeyError, ValueError) as e:
-        raise RunFailure(f"cannot read the checkpoint in {path}: {e}") from None
-    return None
+            name = _latest_slot(h5)
+            if name is None:
+                return None
+            g = h5[name]
+            if not isinstance(g, h5py.Group):
+                raise UsageError(f"{path}: /{name} is not a group (damaged log)")
+            arrays, meta = _group_arrays(g), json.loads(g.attrs["meta"])
+    except UsageError:
+        raise
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError) as e:
+        raise UsageError(f"cannot read the checkpoint in {path} (damaged log?): {e}") from None
+    step = meta.get("step") if isinstance(meta, dict) else None
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise UsageError(
+            f"the checkpoint in {path} has no valid step (meta {json.dumps(meta)[:80]}; "
+            "expected a JSON object with an integer step >= 0): damaged log"
+        )
+    return arrays, meta

@@ -126,11 +126,17 @@ def execute(
     """
     check_on_diverge(on_diverge)
     run = Run(cfg)
+    check_disk_budget(cfg, run.case.dim, run.case.channels, run_dir, run.n_params)
+    made = not run_dir.exists()
     prepare_run_dir(run_dir, overwrite=overwrite)
-    check_disk_budget(cfg, run.case.dim, run.case.channels, run_dir)
-    writer = RunLogWriter.create(
-        run_dir / "run.h5", config=cfg.as_dict(), axes=run.axes, attrs=run.log_attrs()
-    )
+    try:
+        writer = RunLogWriter.create(
+            run_dir / "run.h5", config=cfg.as_dict(), axes=run.axes, attrs=run.log_attrs()
+        )
+    except BaseException:
+        if made:  # nothing half-made: the directory this call created goes too
+            remove_run(run_dir)
+        raise
     return drive(run, writer, first_step=0, report=report, on_diverge=on_diverge)
 
 

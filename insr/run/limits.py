@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 from insr.config import RunConfig
 from insr.errors import UsageError
 from insr.fields import _classes
+from insr.log import RESERVE, estimate_log_bytes, free_bytes, mount_point
+
+RNG_STATE_BYTES = 16 * 1024  # torch CPU generator states (2 x 5056 bytes) and slack
 
 
 def _gib(n: float) -> str:
+    if n < 2**20:
+        return f"{n / 2**10:.3g} KiB"
     return f"{n / 2**30:.3g} GiB" if n >= 2**30 else f"{n / 2**20:.3g} MiB"
 
 
@@ -76,17 +80,27 @@ def check_field_memory(cfg: RunConfig, dim: int, channels: int) -> None:
         )
 
 
-def check_disk_budget(cfg: RunConfig, dim: int, channels: int, run_dir: Path) -> None:
-    """Refuse a run whose log would not fit on the disk (estimate: rows x row size)."""
+def check_disk_budget(
+    cfg: RunConfig, dim: int, channels: int, run_dir: Path, n_params: int = 0
+) -> None:
+    """Refuse a run whose log would not fit on the disk, before anything is written.
+
+    The estimate (:func:`insr.log.estimate_log_bytes`) counts the rows, one chunk-index entry
+    per dataset per row, the datasets' headers, two checkpoint copies (``n_params`` weights in
+    the run dtype plus the RNG states) and fixed metadata, plus the writer's free-space
+    reserve (:data:`insr.log.RESERVE`). During the run the writer checks free space again
+    before every row and checkpoint (the disk may fill from elsewhere).
+    """
     row, _ = eval_row_bytes(cfg, dim, channels)
     rows = cfg.case.steps // cfg.eval.every + 2
-    need = row * rows
-    try:
-        free = shutil.disk_usage(run_dir).free
-    except OSError:
-        return
-    if need > free:
+    datasets = 40 + 4 * len(cfg.derivative.log)
+    itemsize = 8 if cfg.run.dtype == "float64" else 4
+    ckpt = n_params * itemsize + RNG_STATE_BYTES
+    need = estimate_log_bytes(row, rows, datasets, ckpt) + RESERVE
+    free = free_bytes(run_dir)
+    if free is not None and need > free:
         raise UsageError(
-            f"the log would need about {_gib(need)} ({_gib(row)} per row x {rows} rows) but "
-            f"only {_gib(free)} is free at {run_dir}; lower eval.resolution or raise eval.every"
+            f"the log would need about {_gib(need)} ({_gib(row)} per row x {rows} rows, "
+            f"checkpoints, metadata and a {_gib(RESERVE)} reserve) but only {_gib(free)} is "
+            f"free on {mount_point(run_dir)}; lower eval.resolution or raise eval.every"
         )
