@@ -18,12 +18,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from insr.schema import ConfigError
-
-if TYPE_CHECKING:
-    from insr.config import RunConfig
+from insr.settings import RunConfig
 
 #: representation kinds that are MLPs (closed-form sweep, no levels)
 MLP_KINDS = ("siren", "gauss", "mlp")

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from insr.cases import Case
-from insr.config import BUDGET_KEYS, ROOT, RunConfig
+from insr.config import ROOT
 from insr.derivatives import get_strategy, grid_spacing
 from insr.derivatives.coarse_to_fine import schedule_options
 from insr.equations import (
@@ -33,6 +33,7 @@ from insr.run.limits import check_eval_memory, check_field_memory
 from insr.run.omega0 import choose_omega0, wants_auto_omega0, with_omega0
 from insr.run.solvers import GridSolver, NeuralSolver, Solver, chunked
 from insr.schema import ConfigError, from_dict
+from insr.settings import BUDGET_KEYS, RunConfig
 from insr.stepper import Budget
 
 #: the smallest grid an equal-memory match may pick (nodes / cells per axis)

@@ -23,12 +23,12 @@ from typing import Any
 import numpy as np
 
 from insr import verdict as fit
-from insr.config import RunConfig
 from insr.errors import RunFailure, RunInterrupted, UsageError
 from insr.log import LogWriteError, RunLogWriter
 from insr.run.build import Run
 from insr.run.limits import check_disk_budget
 from insr.run.resume import ResumePlan, plan_resume
+from insr.settings import RunConfig
 from insr.stepper import Diverged
 
 Reporter = Callable[[str, dict], None]

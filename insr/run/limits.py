@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from insr.config import RunConfig
 from insr.errors import UsageError
 from insr.fields import _classes
 from insr.log import RESERVE, estimate_log_bytes, free_bytes, mount_point
+from insr.settings import RunConfig
 
 RNG_STATE_BYTES = 16 * 1024  # torch CPU generator states (2 x 5056 bytes) and slack
 

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from insr.cases import Case
-from insr.config import RunConfig
 from insr.equations.base import Equation
 from insr.metrics import gradient_rel_error
+from insr.settings import RunConfig
 from insr.stepper import Budget, optimize
 
 

@@ -9,9 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from insr.config import RunConfig, apply_sets, build_config
+from insr.config import apply_sets, build_config
 from insr.errors import UsageError
 from insr.log import RunLogReader, checkpoint, resolve_log_path
+from insr.settings import RunConfig
 from insr.verdict import is_complete
 
 # keys a resumed run may change: they alter neither the log's shape nor its meaning
