@@ -127,3 +127,27 @@ def test_no_import_cycles_between_insr_modules() -> None:
     A package's ``__init__`` that re-exports its own modules is not a cycle with them
     unless one of them imports the package back."""
     assert _cycles(_module_graph()) == []
+
+
+def _package_graph() -> dict[str, set[str]]:
+    """``top-level package/module -> the other top-level ones it imports``."""
+    out: dict[str, set[str]] = {}
+    for mod, deps in _module_graph().items():
+        top = mod.split(".")[1] if "." in mod else mod
+        out.setdefault(top, set()).update(d.split(".")[1] for d in deps if d.split(".")[1] != top)
+    return {k: v for k, v in out.items() if v and k not in ("insr", "__main__")}
+
+
+def test_readme_import_graph_is_the_real_one() -> None:
+    """The README's package import graph is the one this file computes from the source."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("The package-level import graph it checks:\n\n```\n", 1)[1].split("```")[0]
+    readme: dict[str, set[str]] = {}
+    key = ""
+    for line in block.splitlines():
+        if "->" in line:
+            key, rhs = (s.strip() for s in line.split("->"))
+        else:
+            rhs = line.strip()
+        readme.setdefault(key, set()).update(s.strip() for s in rhs.split(",") if s.strip())
+    assert readme == _package_graph()
