@@ -21,12 +21,14 @@ from insr.errors import UsageError
 __all__ = [
     "ConfigError",
     "at_least",
+    "check_text",
     "from_dict",
     "in_range",
     "opt",
     "positive",
     "suggest",
     "to_dict",
+    "type_name",
 ]
 
 
@@ -49,10 +51,14 @@ def positive(path: str, v: float) -> None:
     _check(path, v > 0, "a number > 0", v)
 
 
+positive.allowed = "> 0"  # type: ignore[attr-defined]
+
+
 def at_least(lo: float) -> typing.Callable[[str, float], None]:
     def check(path: str, v: float) -> None:
         _check(path, v >= lo, f"a number >= {lo}", v)
 
+    check.allowed = f">= {lo}"  # type: ignore[attr-defined]
     return check
 
 
@@ -60,7 +66,18 @@ def in_range(lo: float, hi: float) -> typing.Callable[[str, float], None]:
     def check(path: str, v: float) -> None:
         _check(path, lo <= v <= hi, f"a number in [{lo}, {hi}]", v)
 
+    check.allowed = f"in [{lo}, {hi}]"  # type: ignore[attr-defined]
     return check
+
+
+def check_text(check: Any) -> str:
+    """What a range check allows, for documentation (``'>= 1'``; '' when unknown)."""
+    return str(getattr(check, "allowed", "")) if check is not None else ""
+
+
+def type_name(tp: Any) -> str:
+    """A type as the error messages name it (``'an integer'``, ``"one of 'a', 'b'"``)."""
+    return _type_name(tp)
 
 
 def opt(default: Any = dataclasses.MISSING, check: Any = None, doc: str = "", **kw: Any) -> Any:
@@ -83,9 +100,14 @@ def _type_name(tp: Any) -> str:
     if origin is list:
         (inner,) = typing.get_args(tp) or (Any,)
         name = _type_name(inner)
-        plural = {"a number": "numbers", "an integer": "integers", "a string": "strings"}
+        plural = {
+            "a number": "numbers",
+            "an integer": "integers",
+            "a string": "strings",
+            "a list of numbers": "lists of numbers",
+        }
         return f"a list of {plural.get(name, name)}"
-    if origin is dict:
+    if origin is dict or tp is dict:
         return "a table"
     if tp is type(None):
         return "nothing"

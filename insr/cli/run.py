@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from insr.cli.app import (
@@ -189,6 +190,26 @@ def info(run_path: Annotated[Path, typer.Argument(help="Run directory or run.h5 
                 worst = float(finite.max()) if finite.size else float("nan")
                 mt.add_row(k, _fmt(float(v[0])), _fmt(float(v[-1])), _fmt(worst))
             console.print(mt)
+        _print_stored_config(log.config, log.path)
+
+
+def _print_stored_config(stored: dict, path: Path) -> None:
+    """The stored configuration as TOML (what `insr config show RUN` prints, without docs);
+    a config this insr cannot rebuild (an older log) as its JSON."""
+    import json
+
+    from insr.config import build_config
+    from insr.errors import UsageError
+    from insr.keys import to_toml
+
+    try:
+        text = to_toml(build_config(stored), docs=False)
+        how = f"with each key's doc: insr config show {path.parent}"
+    except UsageError as e:
+        text = json.dumps(stored, indent=2) + "\n"
+        how = f"as stored (JSON); it does not validate here: {e}"
+    console.print(f"\n[bold]stored config[/] ({escape(how)})", highlight=False, soft_wrap=True)
+    typer.echo(text, nl=False)
 
 
 @app.command()

@@ -42,11 +42,15 @@ class DenseGridConfig:
     per_level_scale: float = opt(2.0, check=at_least(1.0), doc="node-count growth per level")
     resolutions: list[int] | None = opt(None, doc="explicit nodes per axis of each level")
     n_features_per_level: int = opt(2, check=at_least(1), doc="features stored per node")
-    interpolation: Literal["linear", "smoothstep"] = opt("linear")
+    interpolation: Literal["linear", "smoothstep"] = opt(
+        "linear", doc="cell interpolation; smoothstep is C^1 (second derivatives exist)"
+    )
     mlp: bool = opt(True, doc="MLP head on the features; false: output = sum of level features")
-    hidden_layers: int = opt(2, check=at_least(1))
-    hidden_features: int = opt(64, check=at_least(1))
-    activation: Literal["relu", "tanh", "softplus"] = opt("softplus")
+    hidden_layers: int = opt(2, check=at_least(1), doc="hidden layers of the MLP head")
+    hidden_features: int = opt(64, check=at_least(1), doc="width of the MLP head")
+    activation: Literal["relu", "tanh", "softplus"] = opt(
+        "softplus", doc="activation of the MLP head"
+    )
 
     def validate(self, path: str) -> None:
         if self.resolutions is not None:

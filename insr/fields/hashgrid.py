@@ -71,11 +71,17 @@ class HashGridConfig:
     log2_hashmap_size: int = opt(19, check=in_range(10, 24), doc="log2 of max rows per level")
     base_resolution: int = opt(16, check=at_least(2), doc="coarsest level: ~cells per axis + 1")
     per_level_scale: float = opt(1.5, check=at_least(1.0), doc="resolution growth per level")
-    interpolation: Literal["linear", "smoothstep"] = opt("linear")
-    backend: Literal["torch", "tcnn", "auto"] = opt("torch")
+    interpolation: Literal["linear", "smoothstep"] = opt(
+        "linear", doc="cell interpolation; smoothstep is C^1 (second derivatives exist)"
+    )
+    backend: Literal["torch", "tcnn", "auto"] = opt(
+        "torch", doc="torch, tinycudann (CUDA, 2D/3D), or auto (tcnn where it can run)"
+    )
     hidden_layers: int = opt(2, check=at_least(1), doc="hidden layers of the MLP head")
     hidden_features: int = opt(64, check=at_least(1), doc="width of the MLP head")
-    activation: Literal["relu", "tanh", "softplus"] = opt("softplus")
+    activation: Literal["relu", "tanh", "softplus"] = opt(
+        "softplus", doc="activation of the MLP head"
+    )
 
     def validate(self, path: str) -> None:
         if self.backend == "tcnn" and self.n_features_per_level not in (1, 2, 4, 8):
