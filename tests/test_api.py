@@ -126,3 +126,34 @@ def test_python_dash_m_insr_is_the_command():
         check=True,
     )
     assert r.stdout.strip() == f"insr {insr.__version__}"
+
+
+def test_an_omega0_auto_run_loads_with_the_chosen_omega0(tmp_path):
+    sets = {
+        **TINY,
+        "case.steps": 1,
+        "representation.siren.omega0": "auto",
+        "representation.siren.omega0_candidates": [5.0, 10.0],
+        "derivative.omega0_auto_iters": 2,
+    }
+    result = insr.run(insr.load_config("advection1d", sets), tmp_path / "r")
+    data = result.open()  # array attributes (the candidates) read as lists
+    assert data.attrs["omega0_candidates"] == [5.0, 10.0]
+    u = insr.load_field(result.run_dir)
+    assert u.module.omega0 == data.attrs["omega0_auto"]
+    np.testing.assert_allclose(u(data.grid[0]), data.field[-1], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["hashgrid", "densegrid"])
+def test_grid_based_fields_load_too(kind, tmp_path):
+    sets = {**TINY, "case.steps": 1, "representation.kind": kind}
+    sets.pop("representation.siren.hidden_features")
+    result = insr.run(insr.load_config("advection1d", sets), tmp_path / "r")
+    data = result.open()
+    u = insr.load_field(result.run_dir)
+    np.testing.assert_allclose(u(data.grid[0]), data.field[-1], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        u.grad(data.grid[0]), data.gradients["autodiff"][-1], rtol=0, atol=1e-10
+    )
+    with pytest.raises(UsageError, match="coarse_to_fine follows the run's level schedule"):
+        u.grad(data.grid[0], "coarse_to_fine")

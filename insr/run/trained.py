@@ -33,7 +33,7 @@ class TrainedField:
     ``f(x)``: values ``(N, c)`` at points ``x`` ``(N, d)``; one point (a ``(d,)`` vector, or
     a number in 1D) gives ``(c,)``, and a 1D field also takes ``(N,)`` as N points.
     ``f.grad(x)``: the spatial Jacobian ``(N, c, d)``, ``J[n, i, j] = d u_i / d x_j``, by a
-    derivative strategy (default ``autodiff``; any registered name, with the run's h).
+    derivative strategy (default ``autodiff``; ``closed``, ``fd``, ``average`` with the run's h).
     A numpy (or list) ``x`` gives numpy arrays; a torch tensor gives tensors, with the graph
     kept when ``x.requires_grad`` (for ``autodiff``: to ``x`` too, so torch can take second
     derivatives; other strategies: to the weights only). ``f.module`` is the
@@ -90,6 +90,11 @@ class TrainedField:
 
     def grad(self, x: Any, strategy: str = "autodiff") -> Any:
         """Jacobian ``(N, c, d)`` at ``x`` by ``strategy`` (h, scheme: the run's)."""
+        if strategy == "coarse_to_fine":
+            raise UsageError(
+                "coarse_to_fine follows the run's level schedule, which a loaded field does "
+                "not have; use autodiff, closed, fd or average"
+            )
         t, as_numpy, single = self._points(x)
         d = self.config.derivative
         spacing = grid_spacing(self.config.case.domain, self.config.eval.resolution)
