@@ -15,6 +15,9 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
+from insr.cases.fluid import ReferenceSettings
+from insr.cases.initial import families, family_table
+from insr.cases.velocity import VELOCITIES
 from insr.derivatives import STRATEGIES
 from insr.equations import EQUATIONS, equation_names
 from insr.fields import REPRESENTATIONS, config_class
@@ -48,10 +51,15 @@ class Key:
     default: Any  # REQUIRED when the key has no default
     allowed: str  # range or choices ('' when the type says it all)
     doc: str
+    when: str = ""  # a key of one variant of its table: "family = 'gaussian'"
 
     @property
     def section(self) -> str:
         return self.key.rsplit(".", 1)[0]
+
+    @property
+    def label(self) -> str:
+        return f"{self.key} ({self.when})" if self.when else self.key
 
 
 def _default(f: dataclasses.Field) -> Any:
@@ -62,7 +70,7 @@ def _default(f: dataclasses.Field) -> Any:
     return REQUIRED
 
 
-def _walk(cls: type, prefix: str) -> list[Key]:
+def _walk(cls: type, prefix: str, when: str = "") -> list[Key]:
     hints = typing.get_type_hints(cls)
     out: list[Key] = []
     for f in dataclasses.fields(cls):
@@ -71,7 +79,7 @@ def _walk(cls: type, prefix: str) -> list[Key]:
         key = f"{prefix}.{f.name}"
         tp = hints[f.name]
         if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-            out += _walk(tp, key)
+            out += _walk(tp, key, when)
             continue
         choices = _REGISTRY_CHOICES.get(key)
         allowed = (
@@ -79,7 +87,40 @@ def _walk(cls: type, prefix: str) -> list[Key]:
             if choices is not None
             else check_text(f.metadata.get("check"))
         )
-        out.append(Key(key, type_name(tp), _default(f), allowed, f.metadata.get("doc", "")))
+        doc = f.metadata.get("doc", "")
+        out.append(Key(key, type_name(tp), _default(f), allowed, doc, when))
+    return out
+
+
+def _case_tables() -> list[Key]:
+    """The keys of ``[case.initial]`` per family, ``[case.velocity]`` per kind and
+    ``[case.reference]`` (euler)."""
+    fams = families()
+    out = [
+        Key(
+            "case.initial.family",
+            "a string",
+            REQUIRED,
+            "one of " + ", ".join(repr(f) for f in fams),
+            "initial-condition family; its keys follow",
+        )
+    ]
+    for fam in fams:
+        out += _walk(family_table(fam), "case.initial", f"family = {fam!r}")
+    kinds = list(VELOCITIES)
+    out.append(
+        Key(
+            "case.velocity.kind",
+            "a string",
+            "constant",
+            "one of " + ", ".join(repr(k) for k in kinds),
+            "advection velocity; its keys follow",
+        )
+    )
+    for kind, cls in VELOCITIES.items():
+        keys = _walk(cls, "case.velocity", f"kind = {kind!r}")
+        out += [k for k in keys if k.key != "case.velocity.kind"]
+    out += _walk(ReferenceSettings, "case.reference", "pde = 'euler'")
     return out
 
 
@@ -114,6 +155,8 @@ def all_keys() -> list[Key]:
         elif f.name == "extra":
             for table, cls in extra_tables().items():
                 out += _walk(cls, f"extra.{table}")
+        elif f.name == "case":
+            out += _walk(hints["case"], "case") + _case_tables()
         else:
             out += _walk(hints[f.name], f.name)
     return out
@@ -205,7 +248,9 @@ def to_toml(cfg: RunConfig, docs: bool = True) -> str:
     d = cfg.as_dict()
     kind = d["representation"].pop("kind")
     d["representation"] = {"kind": kind, kind: d["representation"]}
-    by_key = {k.key: k for k in all_keys()}
+    by_key: dict[str, list[Key]] = {}
+    for entry in all_keys():
+        by_key.setdefault(entry.key, []).append(entry)
     lines: list[str] = []
 
     def table(name: str, values: dict[str, Any], defaults: dict[str, Any] | None = None) -> None:
@@ -215,7 +260,7 @@ def to_toml(cfg: RunConfig, docs: bool = True) -> str:
             lines.append(f"[{name}]")
         for k, v in scalars.items():
             key = f"{name}.{k}"
-            meta = by_key.get(key)
+            meta = _variant(by_key.get(key, []), values)
             if docs and meta is not None and describe(meta):
                 lines.append(f"# {describe(meta)}")
             if key in RECORDED or v is None:
@@ -225,7 +270,7 @@ def to_toml(cfg: RunConfig, docs: bool = True) -> str:
             else:
                 lines.append(f"{_bare(k)} = {format_value(v)}")
         for k, v in (defaults or {}).items():  # extra.* keys left at their defaults
-            meta = by_key.get(f"{name}.{k}")
+            meta = _variant(by_key.get(f"{name}.{k}", []), values)
             if docs and meta is not None and describe(meta):
                 lines.append(f"# {describe(meta)}")
             lines.append(f"# {k} = {format_value(v)}  (default)")
@@ -249,7 +294,7 @@ def to_toml(cfg: RunConfig, docs: bool = True) -> str:
             if not given:  # nothing set: the whole table as comments
                 lines.append(f"# [extra.{name}]  (all keys at their defaults)")
                 for k, v in defaults.items():
-                    meta = by_key.get(f"extra.{name}.{k}")
+                    meta = _variant(by_key.get(f"extra.{name}.{k}", []), {})
                     if docs and meta is not None and describe(meta):
                         lines.append(f"# {describe(meta)}")
                     lines.append(f"# {k} = {format_value(v)}")
@@ -257,6 +302,18 @@ def to_toml(cfg: RunConfig, docs: bool = True) -> str:
             else:
                 table(f"extra.{name}", given, defaults)
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _variant(keys: list[Key], values: dict[str, Any]) -> Key | None:
+    """The entry of a key that applies to a table with these ``values`` (the variant whose
+    ``family``/``kind`` matches; the only one when there is one)."""
+    if len(keys) <= 1:
+        return keys[0] if keys else None
+    for k in keys:
+        disc, _, want = k.when.partition(" = ")
+        if disc in values and repr(values[disc]) == want:
+            return k
+    return None
 
 
 def _table_of(pde: str) -> str:
@@ -283,6 +340,7 @@ def markdown_table(keys: list[Key] | None = None) -> str:
     markdown``)."""
     rows = ["| key | type / allowed | default | doc |", "|---|---|---|---|"]
     for k in keys if keys is not None else all_keys():
-        cells = [f"`{k.key}`", kind_text(k), f"`{default_text(k)}`", k.doc]
+        key = f"`{k.key}` ({k.when})" if k.when else f"`{k.key}`"
+        cells = [key, kind_text(k), f"`{default_text(k)}`", k.doc]
         rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(rows) + "\n"

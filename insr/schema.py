@@ -105,6 +105,7 @@ def _type_name(tp: Any) -> str:
             "an integer": "integers",
             "a string": "strings",
             "a list of numbers": "lists of numbers",
+            "a table": "tables",
         }
         return f"a list of {plural.get(name, name)}"
     if origin is dict or tp is dict:

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from insr import keys
+from insr.cases.initial import families
+from insr.cases.velocity import VELOCITIES
 from insr.config import list_cases, load_config
 from insr.fields import REPRESENTATIONS
 from insr.schema import ConfigError
@@ -31,7 +33,12 @@ def test_every_key_has_a_doc_and_a_type():
     ks = keys.all_keys()
     assert [k.key for k in ks if not k.doc] == []
     assert [k.key for k in ks if not k.type] == []
-    assert len({k.key for k in ks}) == len(ks)
+    assert len({(k.key, k.when) for k in ks}) == len(ks)
+    # the variants of case sub-tables: every registered family and velocity kind
+    whens = {k.when for k in ks}
+    with_keys = [f for f in families() if f != "taylor_green"]  # the steady cell has none
+    assert {f"family = {f!r}" for f in with_keys} <= whens
+    assert {f"kind = {k!r}" for k in VELOCITIES} <= whens
 
 
 def test_the_listing_is_every_key_a_resolved_config_has():
@@ -89,6 +96,15 @@ def test_the_toml_of_a_resolved_config_round_trips(case, tmp_path):
 def test_the_toml_has_each_keys_doc_above_it():
     text = keys.to_toml(load_config("advection1d"))
     lines = text.splitlines()
+    # case sub-tables take the doc of their variant (family gaussian, kind constant)
+    i = lines.index("[case.initial]")
+    assert lines[i + 1 : i + 5] == [
+        "# initial-condition family; its keys follow; one of "
+        + ", ".join(repr(f) for f in families()),
+        'family = "gaussian"',
+        "# center, one number per axis (or one for all); a list of numbers or a number",
+        "mu = [-1.5]",
+    ]
     i = lines.index("[solver]")
     j = next(n for n in range(i, len(lines)) if lines[n].startswith("lbfgs_resample = "))
     assert lines[j - 1].startswith("# L-BFGS: draw new samples")

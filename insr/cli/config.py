@@ -88,5 +88,5 @@ def keys(
         for col in ("key", "type / allowed", "default", "doc"):
             table.add_column(col, overflow="fold")
         for k in found:
-            table.add_row(k.key, kind_text(k), default_text(k), k.doc)
+            table.add_row(k.label, kind_text(k), default_text(k), k.doc)
         console.print(table, highlight=False)
