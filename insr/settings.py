@@ -159,6 +159,12 @@ class RunSection:
         "stop",
         doc="a failed step-0 fit (insr/verdict.py) stops the run; 'continue' runs on anyway",
     )
+    checkpoint_every: int = opt(
+        10,
+        check=at_least(1),
+        doc="write the checkpoint every k-th step; also after the last step, on Ctrl-C/SIGTERM "
+        "and when a step fails (--resume recomputes the steps after it, bit-identically)",
+    )
     presets: list[str] = opt([], doc="(recorded) preset layers applied, lowest first")
 
 
