@@ -56,6 +56,7 @@ from insr.executors import MemberTask, make_executor, run_members
 from insr.fields import REPRESENTATIONS
 from insr.log import RunLogReader, open_readonly
 from insr.run import driver
+from insr.run.lock import run_lock
 from insr.run.resume import plan_resume
 from insr.verdict import BAD, UNKNOWN, is_complete
 
@@ -407,14 +408,16 @@ def _run_or_resume(cfg: Any, run_dir: Path, report: Callable[[str, dict], None])
     """THE call into the runner: continue ``run_dir``'s log when it holds this very config
     (not complete, with a checkpoint), else start it afresh. Returns the step resumed from
     (None: started at step 0)."""
-    if (run_dir / "run.h5").exists() and stored_config_difference(run_dir, cfg) is None:
-        try:
-            plan = plan_resume(run_dir)
-        except UsageError:
-            plan = None
-        if plan is not None and plan.ckpt is not None:
-            driver.resume(plan, report=report)
-            return plan.last_step + 1
+    if (run_dir / "run.h5").exists():
+        with run_lock(run_dir):  # held from the check to the end of the resumed write
+            if stored_config_difference(run_dir, cfg) is None:
+                try:
+                    plan = plan_resume(run_dir)
+                except UsageError:
+                    plan = None
+                if plan is not None and plan.ckpt is not None:
+                    driver.resume(plan, report=report)
+                    return plan.last_step + 1
     driver.execute(cfg, run_dir, overwrite=True, report=report)
     return None
 

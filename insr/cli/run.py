@@ -245,6 +245,7 @@ def _resume_run(
     from insr.errors import UsageError
     from insr.log import RunLogReader
     from insr.run import find_resume_log, plan_resume, resume
+    from insr.run.lock import run_lock
 
     if overwrite:
         raise UsageError("--resume and --overwrite exclude each other: pick one")
@@ -268,10 +269,11 @@ def _resume_run(
     sets = list(set_ or [])
     if steps is not None:
         sets.append(f"case.steps={steps}")
-    plan = plan_resume(path, sets)
-    s = plan.cfg.solver
-    with RunProgress(
-        plan.cfg.case.steps, plan.last_step + 1, s.max_iters, quiet, s.init.max_iters
-    ) as progress:
-        result = resume(plan, report=_notes(progress), on_diverge=on_diverge)
+    with run_lock(path.parent):  # held from the plan to the end of the write
+        plan = plan_resume(path, sets)
+        s = plan.cfg.solver
+        with RunProgress(
+            plan.cfg.case.steps, plan.last_step + 1, s.max_iters, quiet, s.init.max_iters
+        ) as progress:
+            result = resume(plan, report=_notes(progress), on_diverge=on_diverge)
     _print_run_summary(result, quiet)

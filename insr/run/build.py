@@ -29,7 +29,7 @@ from insr.fields.solver_kinds import GridConfig
 from insr.metrics import step_metrics
 from insr.reference.equal_memory import resolution_for_budget
 from insr.reference.errors import ReferenceInputError
-from insr.run.limits import check_eval_memory, check_field_memory
+from insr.run.limits import check_eval_memory, check_field_memory, check_network_memory
 from insr.run.omega0 import choose_omega0, wants_auto_omega0, with_omega0
 from insr.run.solvers import GridSolver, NeuralSolver, Solver, chunked
 from insr.schema import ConfigError, from_dict
@@ -222,6 +222,7 @@ class Run:
             points = torch.from_numpy(grid_points(self.axes))
         else:
             check_field_memory(cfg, self.case.dim, self.case.channels)
+            check_network_memory(cfg, self.case.dim, self.case.channels)
             points = torch.tensor(grid_points(self.axes), dtype=self.dtype, device=self.device)
             self.solver = self._neural_solver(points)
         self.points = points  # evaluation points (the truth's dtype: run dtype, float64 grid)

@@ -29,7 +29,8 @@ from insr.errors import RunFailure, RunInterrupted, UsageError
 from insr.log import LogWriteError, RunLogWriter
 from insr.run.build import Run
 from insr.run.limits import check_disk_budget
-from insr.run.resume import ResumePlan, plan_resume
+from insr.run.lock import is_lock_file, run_lock
+from insr.run.resume import ResumePlan, find_resume_log, plan_resume
 from insr.settings import RunConfig
 from insr.stepper import Diverged
 
@@ -87,7 +88,7 @@ def prepare_run_dir(run_dir: Path, *, overwrite: bool) -> None:
     log = run_dir / "run.h5"
     if run_dir.exists() and not run_dir.is_dir():
         raise UsageError(f"--out {run_dir} is a file, not a run directory")
-    if run_dir.exists() and any(run_dir.iterdir()):
+    if run_dir.exists() and any(not is_lock_file(p) for p in run_dir.iterdir()):
         if not overwrite:
             raise UsageError(
                 f"{run_dir} already holds a run; use --resume to continue it "
@@ -129,17 +130,17 @@ def execute(
     check_on_diverge(on_diverge)
     run = Run(cfg)
     check_disk_budget(cfg, run.case.dim, run.case.channels, run_dir, run.n_params)
-    made = not run_dir.exists()
-    prepare_run_dir(run_dir, overwrite=overwrite)
-    try:
-        writer = RunLogWriter.create(
-            run_dir / "run.h5", config=cfg.as_dict(), axes=run.axes, attrs=run.log_attrs()
-        )
-    except BaseException:
-        if made:  # nothing half-made: the directory this call created goes too
-            remove_run(run_dir)
-        raise
-    return drive(run, writer, first_step=0, report=report, on_diverge=on_diverge)
+    with run_lock(run_dir) as made:  # one writer per run directory (insr.run.lock)
+        try:
+            prepare_run_dir(run_dir, overwrite=overwrite)
+            writer = RunLogWriter.create(
+                run_dir / "run.h5", config=cfg.as_dict(), axes=run.axes, attrs=run.log_attrs()
+            )
+        except BaseException:
+            if made:  # nothing half-made: the directory this call created goes too
+                remove_run(run_dir)
+            raise
+        return drive(run, writer, first_step=0, report=report, on_diverge=on_diverge)
 
 
 def resume(
@@ -152,17 +153,23 @@ def resume(
     """Continue a run from its last checkpoint (see :func:`plan_resume`). Without ``sets``
     the resumed run gives the same numbers as an uninterrupted one (bit-identical on CPU)."""
     check_on_diverge(on_diverge)
-    plan = target if isinstance(target, ResumePlan) else plan_resume(target, sets)
-    run = Run(plan.cfg)
-    if plan.ckpt is not None:
-        try:
-            run.solver.load_state(plan.ckpt[0])
-        except (KeyError, RuntimeError, ValueError) as e:
-            msg = f"the checkpoint in {plan.path} does not fit its config: {e}"
-            raise RunFailure(msg) from None
-    writer = RunLogWriter.reopen(plan.path, plan.keep_rows)
-    writer.set_attrs(config=json.dumps(plan.cfg.as_dict()), total_steps=plan.cfg.case.steps)
-    return drive(run, writer, first_step=plan.last_step + 1, report=report, on_diverge=on_diverge)
+    if isinstance(target, ResumePlan):
+        path = target.path
+    else:
+        path = find_resume_log(target)
+    with run_lock(path.parent):  # one writer per run directory; re-entrant for the CLI
+        plan = target if isinstance(target, ResumePlan) else plan_resume(path, sets)
+        run = Run(plan.cfg)
+        if plan.ckpt is not None:
+            try:
+                run.solver.load_state(plan.ckpt[0])
+            except (KeyError, RuntimeError, ValueError) as e:
+                msg = f"the checkpoint in {plan.path} does not fit its config: {e}"
+                raise RunFailure(msg) from None
+        writer = RunLogWriter.reopen(plan.path, plan.keep_rows)
+        writer.set_attrs(config=json.dumps(plan.cfg.as_dict()), total_steps=plan.cfg.case.steps)
+        first = plan.last_step + 1
+        return drive(run, writer, first_step=first, report=report, on_diverge=on_diverge)
 
 
 class SignalGuard:
