@@ -75,6 +75,12 @@ class RunResult:
     last_metrics: dict[str, float] = field(default_factory=dict)
     verdict: fit.RunVerdict = field(default_factory=lambda: fit.RunVerdict(fit.UNKNOWN, -1))
 
+    def open(self) -> Any:
+        """The run's log, read-only, as :class:`insr.RunData` (``insr.open_run``)."""
+        from insr.results import open_run
+
+        return open_run(self.log_path)
+
 
 def check_on_diverge(mode: str) -> None:
     if mode not in ON_DIVERGE:
