@@ -3,7 +3,11 @@ data; a directory is never a case file; outputs under ./outputs, $INSR_OUTPUTS o
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import h5py
@@ -67,6 +71,37 @@ def test_package_data_globs_cover_every_shipped_file():
     shipped = {p for p in (ROOT / "insr" / "data").rglob("*") if p.is_file()}
     shipped = {p for p in shipped if "__pycache__" not in p.parts}
     assert shipped and selected == shipped
+
+
+def test_the_built_wheel_ships_the_data_and_the_entry_point(tmp_path):
+    """A real wheel, built by the setuptools backend from a copy of the source (about a
+    second): every file under insr/data and every module is in it, with the insr script."""
+    setuptools = pytest.importorskip("setuptools")
+    if int(setuptools.__version__.split(".")[0]) < 68:
+        pytest.skip(f"setuptools {setuptools.__version__} < 68 (pyproject's build requirement)")
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    shutil.copytree(ROOT / "insr", src / "insr", ignore=shutil.ignore_patterns("__pycache__"))
+    code = "import sys; from setuptools import build_meta as b; print(b.build_wheel(sys.argv[1]))"
+    r = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], cwd=src, capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    wheel = tmp_path / r.stdout.strip().splitlines()[-1]
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+        entry = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+        assert "insr = insr.cli:main" in z.read(entry).decode()
+    source = {
+        p.relative_to(src).as_posix()
+        for p in (src / "insr").rglob("*")
+        if p.is_file() and (p.suffix == ".py" or "data" in p.relative_to(src).parts[:2])
+    }
+    assert "insr/data/cases/advection1d.toml" in source
+    assert "insr/data/configs/presets/siren.toml" in source
+    assert source - names == set()
 
 
 # ------------------------------------------------------------------------ case lookup
