@@ -168,7 +168,7 @@ def scaling(rounds: int, reps: int) -> dict:
 
 def taylor_green() -> dict | None:
     if not (CASES_DIR / "taylor_green.toml").exists():
-        print("\n== taylor_green: skipped (cases/taylor_green.toml is not on this branch yet)")
+        print("\n== taylor_green: skipped (no insr/data/cases/taylor_green.toml on this branch)")
         return None
     r = case_run("taylor_green", 1, [])
     print(

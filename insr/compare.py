@@ -39,9 +39,9 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from insr import paths
 from insr.config import (
     CONFIGS_DIR,
-    ROOT,
     ConfigError,
     apply_sets,
     base_raw,
@@ -90,7 +90,8 @@ class MemberOutcome:
 
 # --------------------------------------------------------------------------- members
 def default_members_file(kind: SweepKind) -> Path:
-    return CONFIGS_DIR / "compare" / f"{kind}.toml"
+    """``./configs/compare/<kind>.toml`` of the working directory, else the shipped one."""
+    return paths.find_config(f"compare/{kind}.toml") or CONFIGS_DIR / "compare" / f"{kind}.toml"
 
 
 MEMBER_KEYS = ("name", "set", "config", "description", "match_memory_of", "pdes")
@@ -327,13 +328,13 @@ def member_kind(raw: dict[str, Any]) -> str:
 def default_compare_dir(case_name: str, kind: SweepKind, repr_name: str | None = None) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     tag = case_name if kind == "representations" else f"{case_name}-{repr_name}-gradients"
-    return ROOT / "outputs" / "compare" / f"{tag}-{stamp}"
+    return paths.outputs_root() / "compare" / f"{tag}-{stamp}"
 
 
 def latest_compare_dir(case_name: str, kind: SweepKind, repr_name: str | None = None) -> Path:
     """The newest compare directory of this case and sweep kind (for ``--resume``)."""
     tag = case_name if kind == "representations" else f"{case_name}-{repr_name}-gradients"
-    parent = ROOT / "outputs" / "compare"
+    parent = paths.outputs_root() / "compare"
     pat = re.compile(re.escape(tag) + r"-\d{8}-\d{6}$")
     dirs = sorted(p for p in parent.glob(f"{tag}-*") if pat.match(p.name) and p.is_dir())
     if not dirs:

@@ -46,7 +46,10 @@ def run(
         int | None, typer.Option(help="Number of time steps (overrides case.steps).")
     ] = None,  # noqa: UP045
     out: Annotated[
-        Path | None, typer.Option(help="Run directory (default outputs/<case>/<name>/).")
+        Path | None,
+        typer.Option(
+            help="Run directory (default ./outputs/<case>/<name>/, or $INSR_OUTPUTS/...)."
+        ),
     ] = None,  # noqa: UP045
     name: Annotated[
         str | None, typer.Option(help="Run name (default <representation>-<time>).")
@@ -193,17 +196,22 @@ def info(run_path: Annotated[Path, typer.Argument(help="Run directory or run.h5 
 
 @app.command()
 def cases() -> None:
-    """List the cases shipped in cases/."""
-    from insr.config import CASES_DIR, list_cases, read_toml
+    """List the cases: ./cases/*.toml of the working directory, then the shipped ones."""
+    from insr.config import read_toml
+    from insr.paths import SHIPPED_CASES, all_cases
 
     with user_errors():
-        table = Table(title=f"cases ({CASES_DIR})")
-        for col in ("name", "pde", "dim", "dt", "steps", "description"):
+        found = all_cases()
+        table = Table(title="cases (insr run NAME)")
+        for col in ("name", "from", "pde", "dim", "dt", "steps", "description"):
             table.add_column(col)
-        for name in list_cases():
-            c = read_toml(CASES_DIR / f"{name}.toml").get("case", {})
+        for name, (where, path) in sorted(found.items()):
+            c = read_toml(path).get("case", {})
+            if where != "shipped" and (SHIPPED_CASES / f"{name}.toml").is_file():
+                where += " (hides shipped)"
             table.add_row(
                 name,
+                where,
                 str(c.get("pde", "?")),
                 str(len(c.get("domain", []))),
                 str(c.get("dt", "?")),
@@ -211,6 +219,7 @@ def cases() -> None:
                 str(c.get("description", "")),
             )
         console.print(table)
+        console.print(f"shipped cases: {SHIPPED_CASES}", highlight=False, soft_wrap=True)
 
 
 # ----------------------------------------------------------------- run robustness (resume)
