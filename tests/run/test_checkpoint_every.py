@@ -75,9 +75,14 @@ def test_due_steps_only_in_an_uninterrupted_run(ref) -> None:
 def test_sigint_between_checkpoints_writes_the_last_step_and_resumes_identically(
     ref, tmp_path
 ) -> None:
-    out = tmp_path / "int"
-    n, ck = _stop_after(out, 5, signal.SIGINT)  # rows 0..4 done, step 5 (not due) running
-    assert ck == n - 1  # checkpointed on the way out, although not a multiple of K
+    for attempt in range(3):  # the signal must land while a step that is not due runs
+        out = tmp_path / f"int{attempt}"
+        n, ck = _stop_after(out, 5, signal.SIGINT)  # rows 0..4 done, step 5 running
+        assert ck == n - 1  # the last completed step is checkpointed on the way out
+        if ck % K != 0:
+            break
+    else:
+        pytest.skip("the signal never landed between checkpoints")
     with RunLogReader(out) as lg:
         assert lg.status == f"interrupted at step {n}"
     res = resume(out)
