@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from insr.schema import ConfigError, at_least, opt, positive
+from insr.schema import ConfigError, at_least, check_name, opt, positive
 
 
 @dataclass
@@ -25,6 +25,7 @@ class CaseConfig:
     reference: dict = opt({}, doc="reference-solver settings for cases without exact truth")
 
     def validate(self, path: str) -> None:
+        check_name(f"{path}.name", self.name)  # the folder outputs/<case>/
         if not self.domain or any(len(iv) != 2 for iv in self.domain):
             raise ConfigError(f"{path}.domain must be a list of [lo, hi] pairs, got {self.domain}")
         for iv in self.domain:

@@ -39,9 +39,9 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from insr import paths
 from insr.config import (
     CONFIGS_DIR,
-    ROOT,
     ConfigError,
     apply_sets,
     base_raw,
@@ -56,6 +56,7 @@ from insr.executors import MemberTask, make_executor, run_members
 from insr.fields import REPRESENTATIONS
 from insr.log import RunLogReader, open_readonly
 from insr.run import driver
+from insr.run.lock import run_lock
 from insr.run.resume import plan_resume
 from insr.verdict import BAD, UNKNOWN, is_complete
 
@@ -90,7 +91,8 @@ class MemberOutcome:
 
 # --------------------------------------------------------------------------- members
 def default_members_file(kind: SweepKind) -> Path:
-    return CONFIGS_DIR / "compare" / f"{kind}.toml"
+    """``./configs/compare/<kind>.toml`` of the working directory, else the shipped one."""
+    return paths.find_config(f"compare/{kind}.toml") or CONFIGS_DIR / "compare" / f"{kind}.toml"
 
 
 MEMBER_KEYS = ("name", "set", "config", "description", "match_memory_of", "pdes")
@@ -328,13 +330,13 @@ def member_kind(raw: dict[str, Any]) -> str:
 def default_compare_dir(case_name: str, kind: SweepKind, repr_name: str | None = None) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     tag = case_name if kind == "representations" else f"{case_name}-{repr_name}-gradients"
-    return ROOT / "outputs" / "compare" / f"{tag}-{stamp}"
+    return paths.outputs_root() / "compare" / f"{tag}-{stamp}"
 
 
 def latest_compare_dir(case_name: str, kind: SweepKind, repr_name: str | None = None) -> Path:
     """The newest compare directory of this case and sweep kind (for ``--resume``)."""
     tag = case_name if kind == "representations" else f"{case_name}-{repr_name}-gradients"
-    parent = ROOT / "outputs" / "compare"
+    parent = paths.outputs_root() / "compare"
     pat = re.compile(re.escape(tag) + r"-\d{8}-\d{6}$")
     dirs = sorted(p for p in parent.glob(f"{tag}-*") if pat.match(p.name) and p.is_dir())
     if not dirs:
@@ -409,14 +411,16 @@ def _run_or_resume(cfg: Any, run_dir: Path, report: Callable[[str, dict], None])
     """THE call into the runner: continue ``run_dir``'s log when it holds this very config
     (not complete, with a checkpoint), else start it afresh. Returns the step resumed from
     (None: started at step 0)."""
-    if (run_dir / "run.h5").exists() and stored_config_difference(run_dir, cfg) is None:
-        try:
-            plan = plan_resume(run_dir)
-        except UsageError:
-            plan = None
-        if plan is not None and plan.ckpt is not None:
-            driver.resume(plan, report=report)
-            return plan.last_step + 1
+    if (run_dir / "run.h5").exists():
+        with run_lock(run_dir):  # held from the check to the end of the resumed write
+            if stored_config_difference(run_dir, cfg) is None:
+                try:
+                    plan = plan_resume(run_dir)
+                except UsageError:
+                    plan = None
+                if plan is not None and plan.ckpt is not None:
+                    driver.resume(plan, report=report)
+                    return plan.last_step + 1
     driver.execute(cfg, run_dir, overwrite=True, report=report)
     return None
 

@@ -21,6 +21,7 @@ from insr.errors import UsageError
 __all__ = [
     "ConfigError",
     "at_least",
+    "check_name",
     "check_text",
     "from_dict",
     "in_range",
@@ -78,6 +79,28 @@ def check_text(check: Any) -> str:
 def type_name(tp: Any) -> str:
     """A type as the error messages name it (``'an integer'``, ``"one of 'a', 'b'"``)."""
     return _type_name(tp)
+
+
+MAX_NAME_BYTES = 200  # a path component (file systems allow 255; room for suffixes)
+
+
+def check_name(path: str, v: str, *, empty: bool = False) -> None:
+    """``v`` names a folder: one path component, never ``/``, ``..`` or too long."""
+    if v == "" and empty:
+        return
+    bad = (
+        not v
+        or v in (".", "..")
+        or any(c in v for c in "/\\\0")
+        or any(ord(c) < 32 for c in v)
+        or len(v.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES
+    )
+    if bad:
+        shown = repr(v) if len(v) <= 60 else f"{v[:40]!r}... ({len(v)} characters)"
+        raise ConfigError(
+            f"{path} = {shown} is not allowed: expected a folder name (no '/', '\\', control "
+            f"characters, '.' or '..'; at most {MAX_NAME_BYTES} bytes)"
+        )
 
 
 def opt(default: Any = dataclasses.MISSING, check: Any = None, doc: str = "", **kw: Any) -> Any:
@@ -169,9 +192,14 @@ def _coerce(path: str, tp: Any, value: Any) -> Any:
         raise ConfigError(f"{path} = {value!r} is not allowed: expected true or false")
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer() and math.isfinite(value):
-                return int(value)
-            raise ConfigError(f"{path} = {value!r} is not allowed: expected an integer")
+            if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+                value = int(value)
+            else:
+                raise ConfigError(f"{path} = {value!r} is not allowed: expected an integer")
+        if not -(2**63) <= value < 2**63:
+            raise ConfigError(
+                f"{path} = {value} is not allowed: expected an integer of magnitude below 2**63"
+            )
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from insr.case_table import CaseConfig
 from insr.fields import config_class
-from insr.schema import ConfigError, at_least, in_range, opt, positive, to_dict
+from insr.schema import ConfigError, at_least, check_name, in_range, opt, positive, to_dict
 
 
 # --------------------------------------------------------------------------- sections
@@ -166,17 +166,28 @@ class EvalConfig:
 class RunSection:
     """Reproducibility and placement."""
 
-    seed: int = opt(0, doc="seed of the weights and the sample points")
+    seed: int = opt(
+        0, check=in_range(0, 2**63 - 1), doc="torch seed of the initial weights and the samples"
+    )
     device: Literal["auto", "cpu", "cuda"] = opt("auto", doc="auto: cuda when available")
     dtype: Literal["float32", "float64"] = opt("float32", doc="floating-point type of the fields")
-    threads: int = opt(0, check=at_least(0), doc="torch threads; 0 = all cores")
+    threads: int = opt(0, check=in_range(0, 4096), doc="torch threads; 0 = all cores")
     compile: bool = opt(False, doc="torch.compile the closed-form MLP sweep (slow start)")
     name: str = opt("", doc="run name; default '<representation>-<timestamp>'")
     on_poor_fit: Literal["stop", "continue"] = opt(
         "stop",
         doc="a failed step-0 fit (insr/verdict.py) stops the run; 'continue' runs on anyway",
     )
+    checkpoint_every: int = opt(
+        10,
+        check=at_least(1),
+        doc="write the checkpoint every k-th step; also after the last step, on Ctrl-C/SIGTERM "
+        "and when a step fails (--resume recomputes the steps after it, bit-identically)",
+    )
     presets: list[str] = opt([], doc="(recorded) preset layers applied, lowest first")
+
+    def validate(self, path: str) -> None:
+        check_name(f"{path}.name", self.name, empty=True)  # a folder under outputs/<case>/
 
 
 @dataclass

@@ -105,7 +105,7 @@ def test_per_case_table_sits_above_the_pde_dim_table():
 def test_siren_numerics_do_not_reach_other_kinds(tmp_path, monkeypatch):
     monkeypatch.setattr(config_mod, "PRESETS_DIR", tmp_path)  # no preset for any kind
     (tmp_path / "siren.toml").write_bytes(
-        (config_mod.ROOT / "configs/presets/siren.toml").read_bytes()
+        (config_mod.CONFIGS_DIR / "presets/siren.toml").read_bytes()
     )
     cfg = load_config("advection1d", sets=["representation.kind=gauss"])
     assert cfg.run.presets == []

@@ -71,7 +71,36 @@ class OneLineErrors(typer.core.TyperGroup):
         except typer.Abort:
             err_console.print("[bold red]aborted[/]")
             sys.exit(130)
+        except KeyboardInterrupt:
+            if _state["debug"]:
+                raise
+            err_console.print("[bold red]interrupted[/]")
+            sys.exit(130)
+        except Exception as e:  # noqa: BLE001 - the last resort: one line, never a traceback
+            if _state["debug"]:
+                raise
+            err_console.print(
+                f"[bold red]error:[/] {escape(last_resort_line(e))}",
+                highlight=False,
+                soft_wrap=True,
+            )
+            sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def last_resort_line(e: BaseException) -> str:
+    """An unexpected exception as one line, with how to see its traceback."""
+    text = " ".join(str(e).split())
+    if len(text) > 300:
+        text = text[:297] + "..."
+    what = f"{type(e).__name__}: {text}" if text else type(e).__name__
+    if isinstance(e, MemoryError):
+        return f"out of memory ({what}); lower the sizes in the config (network, samples, grid)"
+    args = " ".join(sys.argv[1:]) if sys.argv and "insr" in sys.argv[0] else "..."
+    return (
+        f"unexpected {what} (an insr bug: please report it); rerun with "
+        f"`insr --debug {args}` to see the traceback"
+    )
 
 
 def _hide_flag_types() -> None:

@@ -35,7 +35,12 @@ def _status_cell(status: str) -> str:
     return f"[{color}]{status}[/]"
 
 
-def _check_options(repr_: str | None, dim: int, points: int, eps: float, kinds: list[str]) -> None:
+MAX_POINTS = 1_000_000  # more points cost memory (float64 Hessians) without a stricter check
+
+
+def _check_options(
+    repr_: str | None, dim: int, points: int, eps: float, kinds: list[str], seed: int = 0
+) -> None:
     from insr.config import suggest
     from insr.errors import UsageError
 
@@ -46,8 +51,12 @@ def _check_options(repr_: str | None, dim: int, points: int, eps: float, kinds: 
         )
     if dim not in (0, 1, 2, 3):
         raise UsageError(f"--dim {dim} is not allowed: expected 0, 1, 2 or 3")
-    if points < 1:
-        raise UsageError(f"--points {points} is not allowed: expected an integer >= 1")
+    if not 1 <= points <= MAX_POINTS:
+        raise UsageError(
+            f"--points {points} is not allowed: expected an integer in [1, {MAX_POINTS}]"
+        )
+    if not 0 <= seed < 2**63:
+        raise UsageError(f"--seed {seed} is not allowed: expected an integer in [0, 2**63)")
     if not 0 < eps < 1:
         raise UsageError(f"--eps {eps} is not allowed: expected a number in (0, 1)")
 
@@ -114,7 +123,7 @@ def gradcheck(
 
     with user_errors():
         kinds_ok = field_kinds()
-        _check_options(repr_, dim, points, eps, kinds_ok)
+        _check_options(repr_, dim, points, eps, kinds_ok, seed)
         kinds = [repr_] if repr_ else kinds_ok
         dims = (1, 2) if dim == 0 else (dim,)
         if sweep_eps:

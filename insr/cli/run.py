@@ -47,7 +47,10 @@ def run(
         int | None, typer.Option(help="Number of time steps (overrides case.steps).")
     ] = None,  # noqa: UP045
     out: Annotated[
-        Path | None, typer.Option(help="Run directory (default outputs/<case>/<name>/).")
+        Path | None,
+        typer.Option(
+            help="Run directory (default ./outputs/<case>/<name>/, or $INSR_OUTPUTS/...)."
+        ),
     ] = None,  # noqa: UP045
     name: Annotated[
         str | None, typer.Option(help="Run name (default <representation>-<time>).")
@@ -214,17 +217,22 @@ def _print_stored_config(stored: dict, path: Path) -> None:
 
 @app.command()
 def cases() -> None:
-    """List the cases shipped in cases/."""
-    from insr.config import CASES_DIR, list_cases, read_toml
+    """List the cases: ./cases/*.toml of the working directory, then the shipped ones."""
+    from insr.config import read_toml
+    from insr.paths import SHIPPED_CASES, all_cases
 
     with user_errors():
-        table = Table(title=f"cases ({CASES_DIR})")
-        for col in ("name", "pde", "dim", "dt", "steps", "description"):
+        found = all_cases()
+        table = Table(title="cases (insr run NAME)")
+        for col in ("name", "from", "pde", "dim", "dt", "steps", "description"):
             table.add_column(col)
-        for name in list_cases():
-            c = read_toml(CASES_DIR / f"{name}.toml").get("case", {})
+        for name, (where, path) in sorted(found.items()):
+            c = read_toml(path).get("case", {})
+            if where != "shipped" and (SHIPPED_CASES / f"{name}.toml").is_file():
+                where += " (hides shipped)"
             table.add_row(
                 name,
+                where,
                 str(c.get("pde", "?")),
                 str(len(c.get("domain", []))),
                 str(c.get("dt", "?")),
@@ -232,6 +240,7 @@ def cases() -> None:
                 str(c.get("description", "")),
             )
         console.print(table)
+        console.print(f"shipped cases: {SHIPPED_CASES}", highlight=False, soft_wrap=True)
 
 
 # ----------------------------------------------------------------- run robustness (resume)
@@ -266,6 +275,7 @@ def _resume_run(
     from insr.errors import UsageError
     from insr.log import RunLogReader
     from insr.run import find_resume_log, plan_resume, resume
+    from insr.run.lock import run_lock
 
     if overwrite:
         raise UsageError("--resume and --overwrite exclude each other: pick one")
@@ -289,10 +299,11 @@ def _resume_run(
     sets = list(set_ or [])
     if steps is not None:
         sets.append(f"case.steps={steps}")
-    plan = plan_resume(path, sets)
-    s = plan.cfg.solver
-    with RunProgress(
-        plan.cfg.case.steps, plan.last_step + 1, s.max_iters, quiet, s.init.max_iters
-    ) as progress:
-        result = resume(plan, report=_notes(progress), on_diverge=on_diverge)
+    with run_lock(path.parent):  # held from the plan to the end of the write
+        plan = plan_resume(path, sets)
+        s = plan.cfg.solver
+        with RunProgress(
+            plan.cfg.case.steps, plan.last_step + 1, s.max_iters, quiet, s.init.max_iters
+        ) as progress:
+            result = resume(plan, report=_notes(progress), on_diverge=on_diverge)
     _print_run_summary(result, quiet)

@@ -45,8 +45,6 @@ from insr.fields.gridbase import GridField, check_memory, mlp_param_count, next_
 from insr.fields.interp import (
     cell_position,
     combine_corners,
-    corner_weights,
-    interpolate_levels,
 )
 from insr.schema import ConfigError, at_least, in_range, opt
 
@@ -260,13 +258,7 @@ class HashGrid(GridField):
         corner, _ = cell_position(self._unit(x.double()), scale, 0.5)
         return self._rows(corner[level:], first=level)[0] - self._row_starts[level]
 
-    def _encode(
-        self, u: torch.Tensor, k: int, with_grad: bool
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _cells(self, u: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         scale = torch.tensor(self._scales[:k], dtype=u.dtype, device=u.device)
         corner, t = cell_position(u, scale, 0.5)
-        rows = self._rows(corner)
-        w, dw = corner_weights(t, self.interpolation, with_grad)
-        if dw is not None:
-            dw = dw * scale.view(k, 1, 1, 1)  # dt/du = scale_l
-        return interpolate_levels(self.table, rows, w, dw)
+        return self._rows(corner), t, scale

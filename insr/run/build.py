@@ -11,7 +11,6 @@ import numpy as np
 import torch
 
 from insr.cases import Case
-from insr.config import ROOT
 from insr.derivatives import get_strategy, grid_spacing
 from insr.derivatives.coarse_to_fine import schedule_options
 from insr.equations import (
@@ -27,9 +26,10 @@ from insr.errors import UsageError
 from insr.fields import build_field
 from insr.fields.solver_kinds import GridConfig
 from insr.metrics import step_metrics
+from insr.paths import outputs_root
 from insr.reference.equal_memory import resolution_for_budget
 from insr.reference.errors import ReferenceInputError
-from insr.run.limits import check_eval_memory, check_field_memory
+from insr.run.limits import check_eval_memory, check_field_memory, check_network_memory
 from insr.run.omega0 import choose_omega0, wants_auto_omega0, with_omega0
 from insr.run.solvers import GridSolver, NeuralSolver, Solver, chunked
 from insr.schema import ConfigError, from_dict
@@ -63,7 +63,7 @@ def resolve_device(name: str) -> torch.device:
 
 def default_run_dir(cfg: RunConfig) -> Path:
     name = cfg.run.name or f"{cfg.representation.kind}-{time.strftime('%Y%m%d-%H%M%S')}"
-    return ROOT / "outputs" / cfg.case.name / name
+    return outputs_root() / cfg.case.name / name
 
 
 def eval_grid(case: Case, resolution: int) -> list[np.ndarray]:
@@ -222,6 +222,7 @@ class Run:
             points = torch.from_numpy(grid_points(self.axes))
         else:
             check_field_memory(cfg, self.case.dim, self.case.channels)
+            check_network_memory(cfg, self.case.dim, self.case.channels)
             points = torch.tensor(grid_points(self.axes), dtype=self.dtype, device=self.device)
             self.solver = self._neural_solver(points)
         self.points = points  # evaluation points (the truth's dtype: run dtype, float64 grid)

@@ -1,6 +1,8 @@
 """THE time loop: steps any :class:`~insr.run.solvers.Solver`, writes one log row per
-logged step (arrays, truth, metrics), a checkpoint after every step, retries a diverged
-step, and turns signals and failures into a closed log with a status.
+logged step (arrays, truth, metrics), a checkpoint every ``run.checkpoint_every`` steps
+(and after the last step, and on a signal or failure: the last completed step's state is
+kept in memory until it is written), retries a diverged step, and turns signals and
+failures into a closed log with a status.
 
 Used by ``insr run`` and ``insr compare``; prints nothing itself (progress goes to a
 ``report(event, data)`` callback: ``step``, ``iter``, ``done``, ``retry``).
@@ -27,7 +29,8 @@ from insr.errors import RunFailure, RunInterrupted, UsageError
 from insr.log import LogWriteError, RunLogWriter
 from insr.run.build import Run
 from insr.run.limits import check_disk_budget
-from insr.run.resume import ResumePlan, plan_resume
+from insr.run.lock import is_lock_file, run_lock
+from insr.run.resume import ResumePlan, find_resume_log, plan_resume
 from insr.settings import RunConfig
 from insr.stepper import Diverged
 
@@ -91,7 +94,7 @@ def prepare_run_dir(run_dir: Path, *, overwrite: bool) -> None:
     log = run_dir / "run.h5"
     if run_dir.exists() and not run_dir.is_dir():
         raise UsageError(f"--out {run_dir} is a file, not a run directory")
-    if run_dir.exists() and any(run_dir.iterdir()):
+    if run_dir.exists() and any(not is_lock_file(p) for p in run_dir.iterdir()):
         if not overwrite:
             raise UsageError(
                 f"{run_dir} already holds a run; use --resume to continue it "
@@ -133,17 +136,17 @@ def execute(
     check_on_diverge(on_diverge)
     run = Run(cfg)
     check_disk_budget(cfg, run.case.dim, run.case.channels, run_dir, run.n_params)
-    made = not run_dir.exists()
-    prepare_run_dir(run_dir, overwrite=overwrite)
-    try:
-        writer = RunLogWriter.create(
-            run_dir / "run.h5", config=cfg.as_dict(), axes=run.axes, attrs=run.log_attrs()
-        )
-    except BaseException:
-        if made:  # nothing half-made: the directory this call created goes too
-            remove_run(run_dir)
-        raise
-    return drive(run, writer, first_step=0, report=report, on_diverge=on_diverge)
+    with run_lock(run_dir) as made:  # one writer per run directory (insr.run.lock)
+        try:
+            prepare_run_dir(run_dir, overwrite=overwrite)
+            writer = RunLogWriter.create(
+                run_dir / "run.h5", config=cfg.as_dict(), axes=run.axes, attrs=run.log_attrs()
+            )
+        except BaseException:
+            if made:  # nothing half-made: the directory this call created goes too
+                remove_run(run_dir)
+            raise
+        return drive(run, writer, first_step=0, report=report, on_diverge=on_diverge)
 
 
 def resume(
@@ -156,17 +159,23 @@ def resume(
     """Continue a run from its last checkpoint (see :func:`plan_resume`). Without ``sets``
     the resumed run gives the same numbers as an uninterrupted one (bit-identical on CPU)."""
     check_on_diverge(on_diverge)
-    plan = target if isinstance(target, ResumePlan) else plan_resume(target, sets)
-    run = Run(plan.cfg)
-    if plan.ckpt is not None:
-        try:
-            run.solver.load_state(plan.ckpt[0])
-        except (KeyError, RuntimeError, ValueError) as e:
-            msg = f"the checkpoint in {plan.path} does not fit its config: {e}"
-            raise RunFailure(msg) from None
-    writer = RunLogWriter.reopen(plan.path, plan.keep_rows)
-    writer.set_attrs(config=json.dumps(plan.cfg.as_dict()), total_steps=plan.cfg.case.steps)
-    return drive(run, writer, first_step=plan.last_step + 1, report=report, on_diverge=on_diverge)
+    if isinstance(target, ResumePlan):
+        path = target.path
+    else:
+        path = find_resume_log(target)
+    with run_lock(path.parent):  # one writer per run directory; re-entrant for the CLI
+        plan = target if isinstance(target, ResumePlan) else plan_resume(path, sets)
+        run = Run(plan.cfg)
+        if plan.ckpt is not None:
+            try:
+                run.solver.load_state(plan.ckpt[0])
+            except (KeyError, RuntimeError, ValueError) as e:
+                msg = f"the checkpoint in {plan.path} does not fit its config: {e}"
+                raise RunFailure(msg) from None
+        writer = RunLogWriter.reopen(plan.path, plan.keep_rows)
+        writer.set_attrs(config=json.dumps(plan.cfg.as_dict()), total_steps=plan.cfg.case.steps)
+        first = plan.last_step + 1
+        return drive(run, writer, first_step=first, report=report, on_diverge=on_diverge)
 
 
 class SignalGuard:
@@ -213,17 +222,33 @@ def resume_hint(run_dir: Path) -> str:
 
 
 class _Loop:
-    """State of one drive: the run, its writer, the last checkpointed step."""
+    """State of one drive: the run, its writer, the last completed and checkpointed steps.
+
+    Checkpoints are written at the steps :meth:`due` names; the state after every other
+    completed step is kept in memory (``kept``) and written by :meth:`flush` when the loop
+    ends early (signal, divergence, failure), so a resume loses no completed step. Only a
+    kill -9 (or power loss) loses the steps after the last checkpoint: ``--resume`` drops
+    their rows and recomputes them, bit-identically.
+    """
 
     def __init__(self, run: Run, writer: RunLogWriter, report: Reporter | None, retry: bool):
         self.run, self.writer, self.report, self.retry = run, writer, report, retry
         self.guard = SignalGuard()
+        self.every = run.cfg.run.checkpoint_every
+        self.done = -1  # last completed step (row written if logged)
         self.saved = -1  # last step whose checkpoint is on disk
+        self.kept: tuple[int, float, dict[str, np.ndarray]] | None = None  # (step, t, state)
         self.last: dict[str, float] = {}
         self.verdicts: list[tuple[int, float]] = logged_verdicts(writer)  # (step, code)
 
+    def due(self, step: int) -> bool:
+        """Whether the checkpoint is written after ``step``: every ``run.checkpoint_every``
+        steps (step 0 included) and after the last step."""
+        return step % self.every == 0 or step == self.run.cfg.case.steps
+
     def step(self, step: int) -> None:
-        """Advance (with retries), then write the row (if logged) and the checkpoint."""
+        """Advance (with retries), then write the row (if logged) and, when :meth:`due`,
+        the checkpoint."""
         cfg = self.run.cfg
         t = step * cfg.case.dt
         if self.report is not None:
@@ -248,13 +273,18 @@ class _Loop:
         attrs: dict[str, Any] = {}
         if "fit_verdict" in metrics:
             attrs = fit.run_verdict([*self.verdicts, (step, metrics["fit_verdict"])]).attrs()
-        # row first, then checkpoint: a crash between them leaves a row past the
-        # checkpoint, which --resume drops and recomputes (identically)
+        state = self.run.solver.state()
+        # row first, then checkpoint: a crash between them (or a kill -9 before the next
+        # due checkpoint) leaves rows past the checkpoint, which --resume drops and
+        # recomputes (identically)
         with self.guard.critical():
             if logged:
                 self.writer.append(arrays, metrics, attrs=attrs)
-            self.writer.save_checkpoint(self.run.solver.state(), {"step": step, "t": t})
-            self.saved = step
+            if self.due(step):
+                self.writer.save_checkpoint(state, {"step": step, "t": t})
+                self.saved = step
+            self.done = step
+            self.kept = (step, t, state)
         if "fit_verdict" in metrics:
             self.verdicts.append((step, metrics["fit_verdict"]))
         self.last = metrics
@@ -270,7 +300,10 @@ class _Loop:
 
     def _advance(self, step: int) -> tuple[dict[str, float], int]:
         solver, dt = self.run.solver, self.run.cfg.case.dt
-        start = solver.state() if self.retry else None  # the state to return to on a retry
+        start = None  # the state to return to on a retry
+        if self.retry:
+            kept = self.kept
+            start = kept[2] if kept is not None and kept[0] == step - 1 else solver.state()
         for attempt in range(MAX_RETRIES + 1):
             scale = 0.5**attempt
             try:
@@ -285,6 +318,24 @@ class _Loop:
                     self.report("retry", {**info, "name": e.name, "knobs": knobs})
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def flush(self) -> None:
+        """Write the kept state of the last completed step as the checkpoint, if it is not
+        on disk yet (the loop is ending early). Best effort: a failure leaves the previous
+        checkpoint, which stays valid (two slots), and --resume recomputes from there.
+        A signal arriving meanwhile is held (the loop ends anyway)."""
+        kept = self.kept
+        if kept is None or kept[0] <= self.saved or self.writer.broken:
+            return
+        step, t, state = kept
+        self.guard.depth += 1
+        try:
+            self.writer.save_checkpoint(state, {"step": step, "t": t})
+            self.saved = step
+        except Exception:  # noqa: BLE001 -- the error that ended the loop is the one to report
+            pass
+        finally:
+            self.guard.depth -= 1
+
 
 def drive(
     run: Run, writer: RunLogWriter, *, first_step: int, report: Reporter | None, on_diverge: str
@@ -294,10 +345,15 @@ def drive(
     loop = _Loop(run, writer, report, on_diverge == "retry")
     loop.saved = first_step - 1
     t_start = time.perf_counter()
+    loop.done = first_step - 1
     try:
         with loop.guard:
-            for step in range(first_step, run.cfg.case.steps + 1):
-                loop.step(step)
+            try:
+                for step in range(first_step, run.cfg.case.steps + 1):
+                    loop.step(step)
+            except BaseException:
+                loop.flush()  # under the guard: a second signal cannot cut it short
+                raise
     except BaseException as e:
         err = _closed(loop, e)
         if err is e:
@@ -335,7 +391,7 @@ def fit_advice(cfg: RunConfig) -> str:
 def _closed(loop: _Loop, e: BaseException) -> BaseException:
     """Close the log with the status that ``e`` means; the error to raise instead."""
     writer, run_dir = loop.writer, loop.writer.path.parent
-    n, step = writer.completed_steps, loop.saved + 1
+    n, step = writer.completed_steps, loop.done + 1
     if isinstance(e, FitFailed):
         status = f"failed fit at step {e.step}"
         writer.close(status)

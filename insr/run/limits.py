@@ -10,7 +10,8 @@ from insr.fields import _classes
 from insr.log import RESERVE, estimate_log_bytes, free_bytes, mount_point
 from insr.settings import RunConfig
 
-RNG_STATE_BYTES = 16 * 1024  # torch CPU generator states (2 x 5056 bytes) and slack
+RNG_STATE_BYTES = 16 * 1024
+MAX_LAYERS = 1000  # torch CPU generator states (2 x 5056 bytes) and slack
 
 
 def _gib(n: float) -> str:
@@ -103,4 +104,55 @@ def check_disk_budget(
             f"the log would need about {_gib(need)} ({_gib(row)} per row x {rows} rows, "
             f"checkpoints, metadata and a {_gib(RESERVE)} reserve) but only {_gib(free)} is "
             f"free on {mount_point(run_dir)}; lower eval.resolution or raise eval.every"
+        )
+
+
+def _network_size(cfg: RunConfig) -> tuple[int, int]:
+    """(hidden layers, width) of the representation's MLP (0, 0: none)."""
+    p = cfg.representation.params
+    layers, width = p.get("hidden_layers", 0), p.get("hidden_features", 0)
+    if isinstance(layers, bool) or isinstance(width, bool):
+        return 0, 0
+    if not isinstance(layers, int) or not isinstance(width, int):
+        return 0, 0
+    return max(layers, 0), max(width, 0)
+
+
+def check_network_memory(cfg: RunConfig, dim: int, channels: int) -> None:
+    """Refuse a network or a sample count whose arrays would not fit in memory, before
+    anything is allocated.
+
+    Parameters: the MLP's weights with gradient and two Adam moments (4 copies). Samples:
+    each of ``solver.samples`` points carries, per layer, its activation and ``dim``
+    derivatives through the forward and the backward pass (about 4 copies). Both in the run
+    dtype; a coarse lower bound of what the step needs, meant to refuse absurd sizes.
+    """
+    from insr.fields.gridbase import mlp_param_count
+
+    layers, width = _network_size(cfg)
+    kind = cfg.representation.kind
+    if layers > MAX_LAYERS:
+        raise UsageError(
+            f"representation.{kind}.hidden_layers = {layers} is not allowed: expected at most "
+            f"{MAX_LAYERS} (a deeper network does not train in a time step)"
+        )
+    itemsize = 8 if cfg.run.dtype == "float64" else 4
+    avail = available_memory()
+    if layers and width:
+        n = mlp_param_count(dim, layers, width, channels)
+        need = 4 * n * itemsize
+        if need > 0.8 * avail:
+            raise UsageError(
+                f"representation.{kind} with hidden_layers = {layers} and hidden_features = "
+                f"{width} has {n:.3g} parameters: about {_gib(need)} with gradients and "
+                f"optimizer state, but only {_gib(avail)} of memory is available; lower them"
+            )
+    per_sample = (dim + 1) * max(width, channels) * (layers + 1) * itemsize * 4 + 8 * dim
+    need = cfg.solver.samples * per_sample
+    if need > 0.8 * avail:
+        raise UsageError(
+            f"solver.samples = {cfg.solver.samples} needs about {_gib(need)} of memory per "
+            f"iteration (activations and derivatives of every sample through "
+            f"{layers + 1} layers of width {max(width, channels)}), but only {_gib(avail)} is "
+            "available; lower solver.samples"
         )
