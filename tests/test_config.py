@@ -285,3 +285,14 @@ def test_a_stored_config_rebuilds_to_itself(kind):
     config for every kind -- densegrid's flat `mlp = true` is a key, not the mlp table."""
     cfg = load_config("advection1d", sets=[f"representation.kind={kind}"])
     assert build_config(cfg.as_dict()).as_dict() == cfg.as_dict()
+
+
+def test_shipped_cases_use_no_deprecated_keys(capsys):
+    """Every shipped case loads without a deprecation warning (solver.init.<key>, not the
+    flat solver.init_<key>)."""
+    from insr.config import _WARNED, list_cases
+
+    _WARNED.clear()
+    for case in list_cases():
+        load_config(case)
+    assert "deprecated" not in capsys.readouterr().err
