@@ -412,7 +412,8 @@ def _run_or_resume(cfg: Any, run_dir: Path, report: Callable[[str, dict], None])
         with run_lock(run_dir):  # held from the check to the end of the resumed write
             if stored_config_difference(run_dir, cfg) is None:
                 try:
-                    plan = plan_resume(run_dir)
+                    # the stored config equals the sweep's own: its code is the user's
+                    plan = plan_resume(run_dir, allow_callable=True)
                 except UsageError:
                     plan = None
                 if plan is not None and plan.ckpt is not None:
@@ -615,11 +616,20 @@ class _Relay:
         )
 
 
+MAX_WORKERS = 256
+
+
 def _check_counts(workers: int | None, cpus_per_member: int | None) -> None:
-    if workers is not None and workers < 1:
-        raise UsageError(f"--workers {workers} is not allowed: expected an integer >= 1")
-    if cpus_per_member is not None and cpus_per_member < 1:
-        raise UsageError(f"--cpus-per-member {cpus_per_member} is not allowed: expected >= 1")
+    if workers is not None and not 1 <= workers <= MAX_WORKERS:
+        raise UsageError(
+            f"--workers {workers} is not allowed: expected an integer in [1, {MAX_WORKERS}]"
+        )
+    cores = max(os.cpu_count() or 1, 1)
+    if cpus_per_member is not None and not 1 <= cpus_per_member <= 4 * cores:
+        raise UsageError(
+            f"--cpus-per-member {cpus_per_member} is not allowed: expected an integer in "
+            f"[1, {4 * cores}] (4 x the {cores} cores here)"
+        )
 
 
 def run_sweep(

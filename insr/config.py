@@ -60,11 +60,19 @@ PRESETS_DIR = CONFIGS_DIR / "presets"
 
 
 # --------------------------------------------------------------------------- loading
+MAX_TOML_BYTES = 4 * 2**20
+
+
 def read_toml(path: Path) -> dict[str, Any]:
     """Read a TOML file, turning I/O and syntax problems into one-line errors."""
     try:
         with open(path, "rb") as f:
-            return tomllib.load(f)
+            data = f.read(MAX_TOML_BYTES + 1)  # /dev/zero or a huge file: never all of it
+        if len(data) > MAX_TOML_BYTES:
+            raise ConfigError(
+                f"{path} is not a TOML config: larger than {MAX_TOML_BYTES // 2**20} MiB"
+            )
+        return tomllib.loads(data.decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except IsADirectoryError:
@@ -75,6 +83,8 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path} is not valid TOML: {e}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not a text TOML file") from None
+    except OSError as e:  # a name too long, a fifo, an I/O error: one line naming the file
+        raise ConfigError(f"cannot read {path}: {e.strerror or e}") from None
 
 
 def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

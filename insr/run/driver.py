@@ -147,16 +147,21 @@ def resume(
     sets: list[str] | None = None,
     report: Reporter | None = None,
     on_diverge: str = "stop",
+    allow_callable: bool = False,
 ) -> RunResult:
     """Continue a run from its last checkpoint (see :func:`plan_resume`). Without ``sets``
-    the resumed run gives the same numbers as an uninterrupted one (bit-identical on CPU)."""
+    the resumed run gives the same numbers as an uninterrupted one (bit-identical on CPU).
+    A stored ``callable`` initial condition is code: refused unless ``allow_callable``."""
     check_on_diverge(on_diverge)
     if isinstance(target, ResumePlan):
         path = target.path
     else:
         path = find_resume_log(target)
     with run_lock(path.parent):  # one writer per run directory; re-entrant for the CLI
-        plan = target if isinstance(target, ResumePlan) else plan_resume(path, sets)
+        if isinstance(target, ResumePlan):
+            plan = target
+        else:
+            plan = plan_resume(path, sets, allow_callable=allow_callable)
         run = Run(plan.cfg)
         if plan.ckpt is not None:
             try:

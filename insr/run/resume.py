@@ -88,17 +88,48 @@ def _check_step0_overrides(
         )
 
 
-def plan_resume(target: str | Path, sets: list[str] | None = None) -> ResumePlan:
+def callable_targets(node: Any, where: str = "case") -> list[tuple[str, str]]:
+    """``(key, 'module:function')`` of every ``callable`` table in a stored case config:
+    code that building the case imports and runs."""
+    out: list[tuple[str, str]] = []
+    if isinstance(node, dict):
+        if node.get("family") == "callable" or node.get("kind") == "callable":
+            out.append((f"{where}.target", str(node.get("target"))))
+        for k, v in node.items():
+            out += callable_targets(v, f"{where}.{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += callable_targets(v, f"{where}[{i}]")
+    return out
+
+
+def check_stored_code(path: Path, stored: dict[str, Any], allow: bool) -> None:
+    """Refuse to run code named by a log (a shared run.h5) unless the user allowed it."""
+    found = callable_targets(stored.get("case", {}))
+    if found and not allow:
+        key, target = found[0]
+        raise UsageError(
+            f"{path} names code to run ({key} = '{target}', a callable initial condition): "
+            "--resume imports it only with --allow-callable, or when you name the same case "
+            "file: insr run CASE.toml --out RUN_DIR --resume"
+        )
+
+
+def plan_resume(
+    target: str | Path, sets: list[str] | None = None, *, allow_callable: bool = False
+) -> ResumePlan:
     """Validate a resume of the run logged at ``target`` (run dir or run.h5).
 
     The config stored in the log is used; ``sets`` may change only solver settings,
-    ``run.threads`` and ``case.steps`` (to extend a run).
+    ``run.threads`` and ``case.steps`` (to extend a run). A stored ``callable`` target is
+    code: it is refused unless ``allow_callable`` (:func:`check_stored_code`).
     """
     path = find_resume_log(target)
     with RunLogReader(path) as log:
         stored = log.config
         steps = log.series("step") if log.n else np.zeros(0, dtype=np.int64)
         status = log.status
+    check_stored_code(path, stored, allow_callable)
     try:
         cfg = build_config(apply_sets(stored, sets or []))
         before = _flatten(build_config(stored).as_dict())
