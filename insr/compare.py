@@ -51,7 +51,7 @@ from insr.config import (
     suggest,
     upgrade_legacy,
 )
-from insr.errors import RunInterrupted, UsageError
+from insr.errors import RunInterrupted, UsageError, check_path_length
 from insr.executors import MemberTask, make_executor, run_members
 from insr.fields import REPRESENTATIONS
 from insr.log import RunLogReader, open_readonly
@@ -663,7 +663,13 @@ def run_sweep(
     sets = list(sets or [])
     _check_counts(workers, cpus_per_member)
     base = validate_sets(case, config_files, sets)
-    compare_dir.mkdir(parents=True, exist_ok=True)
+    check_path_length(compare_dir, "the compare directory")
+    if compare_dir.exists() and not compare_dir.is_dir():
+        raise UsageError(f"--out {compare_dir} is a file, not a compare directory")
+    try:
+        compare_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot write to {compare_dir}: {e.strerror or e}") from None
     plan = _Plan()
     for m in members:
         _plan_member(plan, m, base, sets, compare_dir, resume)

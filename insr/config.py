@@ -30,6 +30,7 @@ from typing import Any
 from insr.case_table import CaseConfig  # noqa: F401 - re-exported for callers
 from insr.derivatives import STRATEGIES
 from insr.equations import equation_names
+from insr.errors import check_path_length
 from insr.fields import REPRESENTATIONS, parse_settings
 from insr.knobs import check_effective
 from insr.schema import (  # noqa: F401 - re-exported for callers
@@ -199,6 +200,11 @@ def list_cases() -> list[str]:
 
 def resolve_case_path(case: str) -> Path:
     """A case name (``advection1d``) or a path to a case TOML file."""
+    if not case.strip():
+        raise ConfigError(
+            "the case is empty: expected a case name (see `insr cases`) or a TOML path"
+        )
+    check_path_length(case, "the case file")
     p = Path(case)
     if p.suffix == ".toml" or p.exists():
         if not p.exists():

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shlex
 import shutil
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from insr import verdict as fit
-from insr.errors import RunFailure, RunInterrupted, UsageError
+from insr.errors import RunFailure, RunInterrupted, UsageError, check_path_length
 from insr.log import LogWriteError, RunLogWriter
 from insr.run.build import Run
 from insr.run.limits import check_disk_budget
@@ -126,6 +128,7 @@ def execute(
     and writes the same log.
     """
     check_on_diverge(on_diverge)
+    check_path_length(run_dir, "the run directory")
     run = Run(cfg)
     check_disk_budget(cfg, run.case.dim, run.case.channels, run_dir, run.n_params)
     with run_lock(run_dir) as made:  # one writer per run directory (insr.run.lock)
@@ -212,6 +215,33 @@ class SignalGuard:
         if self.pending and not self.depth:
             self.pending = False
             raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def second_signal_exits(run_dir: Path) -> Iterator[None]:
+    """While the log is being closed after a stop: a (second) SIGINT/SIGTERM prints one line
+    and exits at once with 128 + signal. The log stays readable (it survives SIGKILL, see
+    :mod:`insr.log`): only the final status line may be missing; ``--resume`` continues it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def now(signum: int, _frame: Any) -> None:
+        name = signal.Signals(signum).name
+        with contextlib.suppress(Exception):
+            sys.stderr.write(
+                f"error: {name} again during the clean stop: exiting now; the log keeps its "
+                f"completed rows; resume with: {resume_hint(run_dir)}\n"
+            )
+            sys.stderr.flush()
+        os._exit(128 + signum)
+
+    old = {sig: signal.signal(sig, now) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
 
 
 def resume_hint(run_dir: Path) -> str:
@@ -305,7 +335,8 @@ def drive(
             for step in range(first_step, run.cfg.case.steps + 1):
                 loop.step(step)
     except BaseException as e:
-        err = _closed(loop, e)
+        with second_signal_exits(writer.path.parent):
+            err = _closed(loop, e)
         if err is e:
             raise
         raise err from None

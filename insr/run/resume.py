@@ -115,6 +115,24 @@ def check_stored_code(path: Path, stored: dict[str, Any], allow: bool) -> None:
         )
 
 
+def _check_checkpoint(path: Path, ck_step: int, steps: np.ndarray, stored: dict) -> None:
+    """A checkpoint the log's rows can have produced: within the stored run's steps, at
+    most one step behind its last row (row first, then checkpoint) and no further ahead
+    than the next logged step."""
+    if ck_step < 0:
+        return
+    total = int(stored.get("case.steps", 0))
+    every = max(int(stored.get("eval.every", 1)), 1)
+    last_row = int(steps[-1]) if len(steps) else -1
+    ok = ck_step <= total and last_row - 1 <= ck_step < max(last_row, 0) + every
+    if not ok:
+        raise UsageError(
+            f"the checkpoint in {path} is at step {ck_step}, which its rows (last logged step "
+            f"{last_row}, {total} steps, every {every}) cannot have produced: damaged log; "
+            "run again with --overwrite"
+        )
+
+
 def plan_resume(
     target: str | Path, sets: list[str] | None = None, *, allow_callable: bool = False
 ) -> ResumePlan:
@@ -130,6 +148,13 @@ def plan_resume(
         steps = log.series("step") if log.n else np.zeros(0, dtype=np.int64)
         status = log.status
     check_stored_code(path, stored, allow_callable)
+    for s in sets or []:  # a key that may not change is named before the config is built
+        key = s.split("=", 1)[0].strip()
+        if "=" in s and "." in key and not key.startswith(RESUMABLE_OVERRIDES):
+            raise UsageError(
+                f"{key} cannot change on --resume; allowed: solver.*, run.threads, "
+                "run.on_poor_fit, case.steps"
+            )
     try:
         cfg = build_config(apply_sets(stored, sets or []))
         before = _flatten(build_config(stored).as_dict())
@@ -138,6 +163,7 @@ def plan_resume(
     _check_overrides(before, _flatten(cfg.as_dict()))
     ck = checkpoint(path)
     last_step = -1 if ck is None else int(ck[1]["step"])
+    _check_checkpoint(path, last_step, steps, before)
     if is_complete(status) and last_step >= cfg.case.steps:
         raise UsageError(
             f"{path} is already complete ({last_step} of {cfg.case.steps} steps); nothing to "
