@@ -88,6 +88,9 @@ def prepare_run_dir(run_dir: Path, *, overwrite: bool) -> None:
     log = run_dir / "run.h5"
     if run_dir.exists() and not run_dir.is_dir():
         raise UsageError(f"--out {run_dir} is a file, not a run directory")
+    stale = run_dir / "run.h5.tmp"  # a log killed while being created (we hold the lock)
+    if stale.exists() and not log.exists():
+        stale.unlink()
     if run_dir.exists() and any(not is_lock_file(p) for p in run_dir.iterdir()):
         if not overwrite:
             raise UsageError(
