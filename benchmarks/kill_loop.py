@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from insr.log import RunLogReader, checkpoint  # noqa: E402
+from insr.verdict import is_complete  # noqa: E402
 
 TINY = [
     "eval.resolution=33",
@@ -72,6 +73,11 @@ def datasets(run_dir: Path) -> dict[str, np.ndarray]:
     if ck is not None:
         out.update({f"checkpoint/{k}": v for k, v in ck[0].items()})
     return out
+
+
+def complete(run_dir: Path) -> bool:
+    with RunLogReader(run_dir) as log:
+        return is_complete(log.status)
 
 
 def same_prefix(a: dict, b: dict, rows: int | None) -> bool:
@@ -195,8 +201,8 @@ def run_loop(kills: int, steps: int, rng: random.Random, work: Path) -> dict:
     else:
         p = _insr("run", "--resume", str(run), "-q")
         resumes += 1
-    p.communicate()
-    identical = p.returncode == 0 and same_prefix(datasets(run), truth, None)
+    p.communicate()  # (exit 2 "already complete" when the last kill came after the end)
+    identical = complete(run) and same_prefix(datasets(run), truth, None)
     return {
         "what": f"insr run advection1d (tiny, {steps} steps)",
         "kills": landed,
@@ -258,8 +264,8 @@ def compare_loop(kills: int, steps: int, rng: random.Random, work: Path) -> dict
     p = _insr(*base, "--out", str(out), *(["--resume"] if (out / "sweep.json").exists() else []))
     _, err = p.communicate()
     resumes += 1
-    identical = p.returncode == 0 and all(
-        same_prefix(datasets(out / m), truth[m], None) for m in members
+    identical = all(
+        complete(out / m) and same_prefix(datasets(out / m), truth[m], None) for m in members
     )
     return {
         "what": f"insr compare --workers 2 (siren seeds 0,1, tiny, {steps} steps)",
