@@ -80,15 +80,22 @@ def complete(run_dir: Path) -> bool:
         return is_complete(log.status)
 
 
+MISMATCHES: list[str] = []  # what differed (for the report)
+
+
 def same_prefix(a: dict, b: dict, rows: int | None) -> bool:
     """a's rows (all, or the first ``rows``) equal b's bit for bit (timings aside)."""
     keys = {k for k in a if rows is None or not k.startswith("checkpoint")}
     keys_b = {k for k in b if rows is None or not k.startswith("checkpoint")}
+    if rows is not None and rows == 0 and keys <= keys_b:
+        return True  # no row yet: datasets are created with the first one
     if keys != keys_b:
+        MISMATCHES.append(f"datasets {sorted(keys ^ keys_b)} (rows {rows})")
         return False
-    for k in keys - TIMING:
+    for k in sorted(keys - TIMING):
         x, y = a[k], b[k] if rows is None else b[k][:rows]
         if x.shape != y.shape or not np.array_equal(x, y, equal_nan=True):
+            MISMATCHES.append(f"{k} (rows {rows}, shapes {x.shape} vs {y.shape})")
             return False
     return True
 
@@ -117,6 +124,28 @@ def mid_write(run_dir: Path) -> bool:
     except Exception:  # noqa: BLE001 - an unreadable file is reported by the caller
         return False
     return False
+
+
+def rows_now(path: Path) -> int:
+    try:
+        with h5py.File(path, "r", locking=False) as f:
+            return int(f.attrs["completed_steps"])
+    except Exception:  # noqa: BLE001 - not there yet, or being created
+        return -1
+
+
+def wait_moment(p: subprocess.Popen, log: Path, rng: random.Random, wall: float) -> str:
+    """Sleep until the kill moment: half the time a random delay, half the time the instant
+    a new row is committed (the checkpoint write follows it: aimed at a write)."""
+    if rng.random() < 0.5:
+        time.sleep(rng.uniform(0.5, max(wall, 1.0)))
+        return "random"
+    start = rows_now(log)
+    target = start + rng.randint(1, 2)
+    deadline = time.monotonic() + 3 * wall + 30
+    while p.poll() is None and time.monotonic() < deadline and rows_now(log) < target:
+        time.sleep(0.002)
+    return "after a row commit"
 
 
 def descendants(pid: int) -> list[int]:
@@ -168,7 +197,7 @@ def run_loop(kills: int, steps: int, rng: random.Random, work: Path) -> dict:
             args = ["run", "--resume", str(run), "-q"]
             resumes += 1
         p = _insr(*args)
-        time.sleep(rng.uniform(0.5, max(wall, 1.0)))  # startup (torch import) to the end
+        wait_moment(p, run / "run.h5", rng, wall)
         if p.poll() is not None:  # it ended first: start over from scratch
             p.communicate()
             finished_early += 1
@@ -236,7 +265,7 @@ def compare_loop(kills: int, steps: int, rng: random.Random, work: Path) -> dict
         resume = started and (out / "sweep.json").exists()
         p = _insr(*base, "--out", str(out), *(["--resume"] if resume else []))
         resumes += resume
-        time.sleep(rng.uniform(1.0, max(wall, 2.0)))
+        wait_moment(p, out / rng.choice(members) / "run.h5", rng, wall)
         if p.poll() is not None:
             p.communicate()
             finished_early += 1
@@ -299,6 +328,8 @@ def main() -> None:
             results.append(compare_loop(a.kills, a.steps, rng, Path(tmp)))
             print(json.dumps(results[-1]), flush=True)
     print(f"seed {seed} (contended machine; times are wall seconds)")
+    for m in MISMATCHES:
+        print(f"mismatch: {m}")
     for r in results:
         print(
             f"{r['what']}: {r['kills']} SIGKILLs ({r['mid_write']} mid-write), "

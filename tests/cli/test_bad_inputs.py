@@ -377,6 +377,15 @@ BAD: list[tuple[str, list[str], int, str]] = [
     ("out-exists", [*RT, "--out", "{tmp}/busy"], 2, "--overwrite"),
     ("out-exists-run", [*RT, "--out", "{ref}"], 2, "--overwrite"),
     ("out-nul", [*RT, "--out", "{tmp}/a\x00b"], 2, "--out"),
+    # ---------------------------------------------------------- without -q: no progress line
+    ("display-memory", ["run", "advection1d", *TA, "-s", "solver.samples=1000000000"], 2, "memory"),
+    ("display-callable", ["run", "{tmp}/cal_none.toml", *TA], 2, "returned"),
+    (
+        "display-resume-kind",
+        ["run", "--resume", "{ref}", "-s", "representation.kind=mlp"],
+        2,
+        "cannot change",
+    ),
     # ---------------------------------------------------------- config files
     ("config-dev-zero", [*RT, "-c", "/dev/zero"], 2, "/dev/zero"),
     ("config-dev-null-dir", [*RT, "-c", "/dev"], 2, "directory"),
