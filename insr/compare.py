@@ -670,36 +670,37 @@ def run_sweep(
         compare_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UsageError(f"cannot write to {compare_dir}: {e.strerror or e}") from None
-    plan = _Plan()
-    for m in members:
-        _plan_member(plan, m, base, sets, compare_dir, resume)
-    case_table = apply_sets(base, sets).get("case", {})
-    info = {
-        "kind": kind,
-        "case": str(case_table.get("name", case)) if isinstance(case_table, dict) else case,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "sets": sets,
-        "config_files": [str(c) for c in config_files or []],
-        "executor": executor,
-        "members_spec": plan.spec,
-    }
-    write_manifest(compare_dir, info, plan.outcomes)
-    n_workers: int | None
-    if executor == "local":
-        n_workers = min(workers or default_workers(len(plan.todo)), max(1, len(plan.todo)))
-        cpus = cpus_per_member or threads_per_worker(n_workers)
-    else:
-        n_workers, cpus = workers, cpus_per_member or 1
-    user_threads = any(s.strip().startswith("run.threads") for s in sets)
-    tasks = _member_tasks(plan, compare_dir, cpus, user_threads)
-    relay = _Relay(plan, info, compare_dir, report)
-    relay.announce()
-    if tasks:
-        ex = make_executor(executor, workers=n_workers, address=address)
-        result = run_members(tasks, ex, on_event=relay)
-        if result.interrupted_by is not None:
-            raise relay.cancel_queued(int(result.interrupted_by), resume_hint)
-    return [plan.outcomes[m.name] for m in members]
+    with run_lock(compare_dir):  # one sweep per compare directory (members lock their own)
+        plan = _Plan()
+        for m in members:
+            _plan_member(plan, m, base, sets, compare_dir, resume)
+        case_table = apply_sets(base, sets).get("case", {})
+        info = {
+            "kind": kind,
+            "case": str(case_table.get("name", case)) if isinstance(case_table, dict) else case,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "sets": sets,
+            "config_files": [str(c) for c in config_files or []],
+            "executor": executor,
+            "members_spec": plan.spec,
+        }
+        write_manifest(compare_dir, info, plan.outcomes)
+        n_workers: int | None
+        if executor == "local":
+            n_workers = min(workers or default_workers(len(plan.todo)), max(1, len(plan.todo)))
+            cpus = cpus_per_member or threads_per_worker(n_workers)
+        else:
+            n_workers, cpus = workers, cpus_per_member or 1
+        user_threads = any(s.strip().startswith("run.threads") for s in sets)
+        tasks = _member_tasks(plan, compare_dir, cpus, user_threads)
+        relay = _Relay(plan, info, compare_dir, report)
+        relay.announce()
+        if tasks:
+            ex = make_executor(executor, workers=n_workers, address=address)
+            result = run_members(tasks, ex, on_event=relay)
+            if result.interrupted_by is not None:
+                raise relay.cancel_queued(int(result.interrupted_by), resume_hint)
+        return [plan.outcomes[m.name] for m in members]
 
 
 def _outcome(end: Any, kind: str, note: str, compare_dir: Path) -> MemberOutcome:

@@ -153,3 +153,17 @@ def test_a_log_killed_while_being_created_does_not_block_the_next_run(tmp_path):
     r = cli("run", "advection1d", *TINY_ARGS, "--out", str(d), "-q", "--steps", "1")
     assert r.exit_code == 0, r.stderr
     assert (d / "run.h5").exists() and not (d / "run.h5.tmp").exists()
+
+
+def test_a_second_sweep_into_the_same_compare_directory_is_refused(tmp_path):
+    c = tmp_path / "sweep"
+    p = _holder(c)
+    try:
+        args = ["compare", "representations", "--case", "advection1d", "--reprs", "siren"]
+        r = cli(*args, *TINY_ARGS, "--steps", "1", "--out", str(c), "-q")
+        assert r.exit_code == 1, r.stderr
+        assert f"being written by process {p.pid}" in _one_line(r)
+        assert sorted(f.name for f in c.iterdir()) == [LOCK_NAME]  # nothing written
+    finally:
+        p.kill()
+        p.wait()
