@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -573,6 +574,12 @@ def test_bad_input(fx, bad_callables, tmp_path, args, code, needle):
     text = r.stderr + r.stdout
     assert "Traceback" not in text
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    table = os.environ.get("INSR_BAD_INPUT_TABLE")  # write the note's table (id, code, line)
+    if table:
+        name = os.environ.get("PYTEST_CURRENT_TEST", "").split("[")[-1].split("]")[0]
+        line = " / ".join(lines).replace(fx["tmp"], "T").replace("|", "\\|")
+        with open(table, "a") as f:
+            f.write(f"| {name} | {r.exit_code} | {line} |\n")
     assert len(lines) == 1, text
     assert lines[0].startswith("error: "), text
     assert needle in lines[0], text

@@ -129,7 +129,8 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_second_sigint_to_compare_kills_members_now_and_marks_the_sweep(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_second_signal_to_compare_kills_members_now_and_marks_the_sweep(tmp_path, sig):
     out = tmp_path / "c"
     args = [sys.executable, "-m", "insr", "compare", "representations", "--case", "advection1d"]
     args += ["--reprs", "siren", "--seeds", "0..2", "--workers", "2", "--steps", "40"]
@@ -142,18 +143,19 @@ def test_second_sigint_to_compare_kills_members_now_and_marks_the_sweep(tmp_path
             pytest.skip("the sweep ended before the first signal")
         workers = _children(p.pid)
         assert workers
-        p.send_signal(signal.SIGINT)
+        p.send_signal(sig)
         # a member (in a worker) is in its planted slow close
         assert _wait_file(tmp_path / "slow-close", p), err.lines
-        p.send_signal(signal.SIGINT)
+        p.send_signal(sig)
         p.wait(timeout=40)  # without the second signal: 60 s close, then the 60 s grace
     finally:
         if p.poll() is None:
             p.kill()
     lines = [ln for ln in err.join() if ln.strip() and not ln.startswith("planted")]
-    assert p.returncode == 130, lines
+    assert p.returncode == 128 + sig, lines
     assert "Traceback" not in "\n".join(lines)
-    assert any(ln.startswith("SIGINT again: killing the running members now") for ln in lines)
+    name = signal.Signals(sig).name
+    assert any(ln.startswith(f"{name} again: killing the running members now") for ln in lines)
     assert any("resume with: insr compare representations" in ln for ln in lines), lines
     deadline = time.monotonic() + 30
     while any(_alive(w) for w in workers) and time.monotonic() < deadline:
