@@ -141,6 +141,12 @@ def upgrade_legacy(raw: dict[str, Any], source: str = "", warn: bool = True) -> 
 def read_layer(path: Path) -> dict[str, Any]:
     """A TOML layer (case file or ``--config`` file) with deprecated keys mapped."""
     raw = read_toml(path)
+    for k, v in raw.items():
+        if not isinstance(v, dict):
+            raise ConfigError(
+                f"{path}: '{k}' = {v!r} is not allowed at the top level: expected a table "
+                f"[{k}] of settings"
+            )
     run = raw.get("run")
     if isinstance(run, dict) and "presets" in run:
         raise ConfigError(

@@ -655,6 +655,8 @@ class RunLogReader:
             raise UsageError(
                 f"{self.path}: completed_steps = {n} but no /step dataset (damaged log)"
             )
+        if n and not isinstance(self.h5["step"], h5py.Dataset):
+            raise UsageError(f"{self.path}: /step is a group, not a dataset (damaged log)")
         if n and self.h5["step"].shape[0] < n:
             raise UsageError(
                 f"{self.path}: completed_steps = {n} but /step has only "
