@@ -7,6 +7,8 @@ from typing import Literal
 
 from insr.schema import ConfigError, at_least, check_name, opt, positive
 
+MAX_COORD = 1e12  # coordinates beyond this lose all precision in float32 grids and samples
+
 
 @dataclass
 class CaseConfig:
@@ -31,6 +33,11 @@ class CaseConfig:
         for iv in self.domain:
             if not iv[1] > iv[0]:
                 raise ConfigError(f"{path}.domain interval {iv} is empty: need lo < hi")
+            if not max(abs(iv[0]), abs(iv[1])) <= MAX_COORD:
+                raise ConfigError(
+                    f"{path}.domain interval {iv} is not allowed: expected bounds of magnitude "
+                    f"at most {MAX_COORD:g}"
+                )
         if len(self.domain) not in (1, 2, 3):
             raise ConfigError(f"{path}.domain has {len(self.domain)} axes; allowed 1, 2 or 3")
         if "family" not in self.initial:

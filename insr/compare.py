@@ -51,7 +51,7 @@ from insr.config import (
     suggest,
     upgrade_legacy,
 )
-from insr.errors import RunInterrupted, UsageError
+from insr.errors import RunInterrupted, UsageError, check_path_length
 from insr.executors import MemberTask, make_executor, run_members
 from insr.fields import REPRESENTATIONS
 from insr.log import RunLogReader, open_readonly
@@ -415,7 +415,8 @@ def _run_or_resume(cfg: Any, run_dir: Path, report: Callable[[str, dict], None])
         with run_lock(run_dir):  # held from the check to the end of the resumed write
             if stored_config_difference(run_dir, cfg) is None:
                 try:
-                    plan = plan_resume(run_dir)
+                    # the stored config equals the sweep's own: its code is the user's
+                    plan = plan_resume(run_dir, allow_callable=True)
                 except UsageError:
                     plan = None
                 if plan is not None and plan.ckpt is not None:
@@ -664,11 +665,20 @@ class _Relay:
         )
 
 
+MAX_WORKERS = 256
+
+
 def _check_counts(workers: int | None, cpus_per_member: int | None) -> None:
-    if workers is not None and workers < 1:
-        raise UsageError(f"--workers {workers} is not allowed: expected an integer >= 1")
-    if cpus_per_member is not None and cpus_per_member < 1:
-        raise UsageError(f"--cpus-per-member {cpus_per_member} is not allowed: expected >= 1")
+    if workers is not None and not 1 <= workers <= MAX_WORKERS:
+        raise UsageError(
+            f"--workers {workers} is not allowed: expected an integer in [1, {MAX_WORKERS}]"
+        )
+    cores = max(os.cpu_count() or 1, 1)
+    if cpus_per_member is not None and not 1 <= cpus_per_member <= 4 * cores:
+        raise UsageError(
+            f"--cpus-per-member {cpus_per_member} is not allowed: expected an integer in "
+            f"[1, {4 * cores}] (4 x the {cores} cores here)"
+        )
 
 
 def run_sweep(
@@ -704,37 +714,48 @@ def run_sweep(
     sets = list(sets or [])
     _check_counts(workers, cpus_per_member)
     base = validate_sets(case, config_files, sets)
+    check_path_length(compare_dir, "the compare directory")
+    if compare_dir.exists() and not compare_dir.is_dir():
+        raise UsageError(f"--out {compare_dir} is a file, not a compare directory")
     plan = _Plan()
     for m in members:  # every member's config is resolved before anything is written
         _plan_member(plan, m, base, sets, compare_dir, resume)
-    compare_dir.mkdir(parents=True, exist_ok=True)
-    case_table = apply_sets(base, sets).get("case", {})
-    info = {
-        "kind": kind,
-        "case": str(case_table.get("name", case)) if isinstance(case_table, dict) else case,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "sets": sets,
-        "config_files": [str(c) for c in config_files or []],
-        "executor": executor,
-        "members_spec": plan.spec,
-    }
-    write_manifest(compare_dir, info, plan.outcomes)
-    n_workers: int | None
-    if executor == "local":
-        n_workers = min(workers or default_workers(len(plan.todo)), max(1, len(plan.todo)))
-        cpus = cpus_per_member or threads_per_worker(n_workers)
-    else:
-        n_workers, cpus = workers, cpus_per_member or 1
-    user_threads = any(s.strip().startswith("run.threads") for s in sets)
-    tasks = _member_tasks(plan, compare_dir, cpus, user_threads)
-    relay = _Relay(plan, info, compare_dir, report)
-    relay.announce()
-    if tasks:
-        ex = make_executor(executor, workers=n_workers, address=address)
-        result = run_members(tasks, ex, on_event=relay)
-        if result.interrupted_by is not None:
-            raise relay.cancel_queued(int(result.interrupted_by), resume_hint)
-    return [plan.outcomes[m.name] for m in members]
+    try:
+        compare_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot write to {compare_dir}: {e.strerror or e}") from None
+    with run_lock(compare_dir):  # one sweep per compare directory (members lock their own)
+        if resume:  # what another sweep finished meanwhile counts: plan again under the lock
+            plan = _Plan()
+            for m in members:
+                _plan_member(plan, m, base, sets, compare_dir, resume)
+        case_table = apply_sets(base, sets).get("case", {})
+        info = {
+            "kind": kind,
+            "case": str(case_table.get("name", case)) if isinstance(case_table, dict) else case,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "sets": sets,
+            "config_files": [str(c) for c in config_files or []],
+            "executor": executor,
+            "members_spec": plan.spec,
+        }
+        write_manifest(compare_dir, info, plan.outcomes)
+        n_workers: int | None
+        if executor == "local":
+            n_workers = min(workers or default_workers(len(plan.todo)), max(1, len(plan.todo)))
+            cpus = cpus_per_member or threads_per_worker(n_workers)
+        else:
+            n_workers, cpus = workers, cpus_per_member or 1
+        user_threads = any(s.strip().startswith("run.threads") for s in sets)
+        tasks = _member_tasks(plan, compare_dir, cpus, user_threads)
+        relay = _Relay(plan, info, compare_dir, report)
+        relay.announce()
+        if tasks:
+            ex = make_executor(executor, workers=n_workers, address=address)
+            result = run_members(tasks, ex, on_event=relay)
+            if result.interrupted_by is not None:
+                raise relay.cancel_queued(int(result.interrupted_by), resume_hint)
+        return [plan.outcomes[m.name] for m in members]
 
 
 def _outcome(end: Any, kind: str, note: str, compare_dir: Path) -> MemberOutcome:

@@ -34,6 +34,7 @@ from insr import paths
 from insr.case_table import CaseConfig  # noqa: F401 - re-exported for callers
 from insr.derivatives import STRATEGIES
 from insr.equations import equation_names
+from insr.errors import check_path_length
 from insr.fields import REPRESENTATIONS, parse_settings
 from insr.knobs import check_effective
 from insr.schema import (  # noqa: F401 - re-exported for callers
@@ -64,11 +65,19 @@ PRESETS_DIR = CONFIGS_DIR / "presets"
 
 
 # --------------------------------------------------------------------------- loading
+MAX_TOML_BYTES = 4 * 2**20
+
+
 def read_toml(path: Path) -> dict[str, Any]:
     """Read a TOML file, turning I/O and syntax problems into one-line errors."""
     try:
         with open(path, "rb") as f:
-            return tomllib.load(f)
+            data = f.read(MAX_TOML_BYTES + 1)  # /dev/zero or a huge file: never all of it
+        if len(data) > MAX_TOML_BYTES:
+            raise ConfigError(
+                f"{path} is not a TOML config: larger than {MAX_TOML_BYTES // 2**20} MiB"
+            )
+        return tomllib.loads(data.decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except IsADirectoryError:
@@ -79,6 +88,8 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path} is not valid TOML: {e}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not a text TOML file") from None
+    except OSError as e:  # a name too long, a fifo, an I/O error: one line naming the file
+        raise ConfigError(f"cannot read {path}: {e.strerror or e}") from None
 
 
 def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -134,6 +145,12 @@ def upgrade_legacy(raw: dict[str, Any], source: str = "", warn: bool = True) -> 
 def read_layer(path: Path) -> dict[str, Any]:
     """A TOML layer (case file or ``--config`` file) with deprecated keys mapped."""
     raw = read_toml(path)
+    for k, v in raw.items():
+        if not isinstance(v, dict):
+            raise ConfigError(
+                f"{path}: '{k}' = {v!r} is not allowed at the top level: expected a table "
+                f"[{k}] of settings"
+            )
     run = raw.get("run")
     if isinstance(run, dict) and "presets" in run:
         raise ConfigError(
@@ -196,6 +213,11 @@ def resolve_case_path(case: str) -> Path:
     """A case name (``advection1d``: ``./cases/<name>.toml``, then shipped) or a path to a
     case TOML file. Only a *file* is a case file: a directory named like a case (``outputs``
     holds ``advection1d/``) does not hide the case of that name."""
+    if not case.strip():
+        raise ConfigError(
+            "the case is empty: expected a case name (see `insr cases`) or a TOML path"
+        )
+    check_path_length(case, "the case file")
     p = Path(case).expanduser()
     if p.is_file():
         return p

@@ -60,7 +60,7 @@ import h5py
 import numpy as np
 
 from insr import __version__
-from insr.errors import RunFailure, UsageError
+from insr.errors import RunFailure, UsageError, check_path_length
 from insr.xdmf import write_xdmf
 
 SCHEMA = 1
@@ -655,6 +655,8 @@ class RunLogReader:
             raise UsageError(
                 f"{self.path}: completed_steps = {n} but no /step dataset (damaged log)"
             )
+        if n and not isinstance(self.h5["step"], h5py.Dataset):
+            raise UsageError(f"{self.path}: /step is a group, not a dataset (damaged log)")
         if n and self.h5["step"].shape[0] < n:
             raise UsageError(
                 f"{self.path}: completed_steps = {n} but /step has only "
@@ -682,6 +684,52 @@ class RunLogReader:
                 f"{self.path}: /step has shape {step.shape} and dtype {step.dtype}; expected "
                 "one integer per row (damaged log)"
             )
+        if "status" not in a:
+            raise UsageError(f"{self.path}: no status attribute (damaged log)")
+        if n:
+            self._validate_shapes(n)
+
+    def _validate_shapes(self, n: int) -> None:
+        """The shapes and dtypes every reader relies on: grid axes, then each per-step
+        dataset numeric with ``n`` rows, the gridded ones on the grid's shape."""
+        damaged = f"{self.path}: " + "{} (damaged log)"
+        g = self.h5.get("grid")
+        if not isinstance(g, h5py.Group) or "x" not in g:
+            raise UsageError(damaged.format("no /grid/x evaluation axis"))
+        grid: list[int] = []
+        for ax in AXES:
+            d = g.get(ax)
+            if d is None:
+                break
+            if not isinstance(d, h5py.Dataset) or d.ndim != 1 or d.dtype.kind not in "fiu":
+                raise UsageError(damaged.format(f"/grid/{ax} is not a 1-D numeric axis"))
+            grid.append(int(d.shape[0]))
+        metrics = self.h5.get("metrics")
+        if metrics is not None and isinstance(metrics, h5py.Group):
+            for k, obj in metrics.items():
+                if not isinstance(obj, h5py.Dataset):
+                    raise UsageError(damaged.format(f"/metrics/{k} is a group, not a dataset"))
+        for ds in _datasets(self.h5):
+            if _is_coordinate(ds) or ds.name in ROOT_COORDS:
+                continue
+            name = ds.name
+            if ds.dtype.kind not in "fiub" or ds.ndim == 0 or ds.shape[0] < n:
+                raise UsageError(
+                    damaged.format(
+                        f"{name} has shape {ds.shape} and dtype {ds.dtype}; expected numbers "
+                        f"with at least {n} rows"
+                    )
+                )
+            if name.startswith("/metrics/") and ds.ndim != 1:
+                raise UsageError(damaged.format(f"{name} has shape {ds.shape}; expected (rows,)"))
+            gridded = name == "/field" or name.startswith(("/gradient/", "/exact/"))
+            if gridded and tuple(ds.shape[1 : 1 + len(grid)]) != tuple(grid):
+                raise UsageError(
+                    damaged.format(
+                        f"{name} has shape {ds.shape}; expected (rows, {', '.join(map(str, grid))}"
+                        ", ...) on the evaluation grid"
+                    )
+                )
 
     def __enter__(self) -> RunLogReader:
         return self
@@ -815,6 +863,7 @@ def export_xdmf(path: str | Path) -> Path | None:
 
 def resolve_log_path(path: str | Path) -> Path:
     """A run directory or a ``run.h5`` path -> the log file path (checked to exist)."""
+    check_path_length(path, "the run log path")
     p = Path(path)
     if p.is_dir():
         p = p / "run.h5"

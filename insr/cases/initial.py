@@ -161,12 +161,38 @@ class CallableFamily:
 
     def build(self, dim: int, path: str) -> tuple[InitialFn, int]:
         fn = load_callable(self.target, f"{path}.target")
+        where = f"{path}.target = '{self.target}'"
+        channels = self.channels
 
         def u0(x: torch.Tensor) -> torch.Tensor:
             y = fn(x)
-            return y.reshape(x.shape[0], -1)
+            n = x.shape[0]
+            if not isinstance(y, torch.Tensor):
+                raise ConfigError(
+                    f"{where} returned {type(y).__name__} for points of shape {tuple(x.shape)}; "
+                    f"expected a torch tensor of shape ({n},) or ({n}, {channels})"
+                )
+            if y.shape not in ((n,), (n, channels)) and not (channels == 1 and y.shape == (n, 1)):
+                raise ConfigError(
+                    f"{where} returned shape {tuple(y.shape)} for points of shape "
+                    f"{tuple(x.shape)}; expected ({n},) or ({n}, {channels}) "
+                    f"(case.initial.channels = {channels})"
+                )
+            return y.reshape(n, -1)
 
-        return u0, self.channels
+        probe = torch.linspace(-0.5, 0.5, 5, dtype=torch.float64)[:, None].repeat(1, dim)
+        try:  # called once here, so a bad return or signature is a config error now
+            u0(probe)
+        except ConfigError:
+            raise
+        except Exception as e:  # noqa: BLE001 - the user's code: any failure is theirs
+            msg = " ".join(str(e).split())[:200]
+            raise ConfigError(
+                f"{where} failed on test points of shape {tuple(probe.shape)} (float64): "
+                f"{type(e).__name__}: {msg}; expected a torch function (N, {dim}) -> (N,) "
+                f"or (N, {channels})"
+            ) from None
+        return u0, channels
 
 
 register_family("gaussian", Gaussian)

@@ -23,7 +23,7 @@ except ImportError:  # pragma: no cover - older typer depends on click
 
 # Rich wraps at 80 columns when output is not a terminal; tables of metrics need more.
 console = Console(width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, emoji=False)  # no emoji codes in messages ("a:b:k")
 _state = {"debug": False}
 
 

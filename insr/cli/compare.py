@@ -18,7 +18,7 @@ from insr.cli.app import (
     user_errors,
 )
 from insr.cli.progress import SweepProgress
-from insr.errors import RunFailure, UsageError
+from insr.errors import RunFailure, UsageError, check_path_length
 
 if TYPE_CHECKING:  # imported when a compare command runs (CLI start-up stays fast)
     from insr import compare as cmp
@@ -164,8 +164,14 @@ def _compare_dir(
     from insr import compare as cmp
 
     if out is not None:
+        check_path_length(out, "--out")
         if (out / cmp.MANIFEST).exists() and not resume:
             raise UsageError(f"{out} already holds a sweep; use --resume or another --out")
+        if resume and not (out / cmp.MANIFEST).exists():
+            raise UsageError(
+                f"--resume: {out} holds no sweep (no {cmp.MANIFEST}); run without --resume "
+                "to start one there"
+            )
         return out
     if resume:
         return cmp.latest_compare_dir(case_name, kind, repr_name)

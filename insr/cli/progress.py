@@ -103,6 +103,8 @@ class RunProgress(_LiveProgress):
 
     def __exit__(self, *exc: Any) -> None:
         self.progress.update(self.iters, visible=False)  # no stale iteration line at the end
+        if exc and exc[0] is not None:  # a failure: its one error line stands alone
+            self.progress.update(self.steps, visible=False)
         super().__exit__(*exc)
 
     def __call__(self, event: str, data: dict) -> None:

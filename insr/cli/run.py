@@ -71,9 +71,17 @@ def run(
     tcmalloc: Annotated[
         bool, Flag("--tcmalloc", help="Re-run under the tcmalloc allocator (LD_PRELOAD).")
     ] = False,
+    allow_callable: Annotated[
+        bool,
+        Flag(
+            "--allow-callable",
+            help="--resume: run the callable initial condition the log names (it is code).",
+        ),
+    ] = False,
 ) -> None:
     """Time-step CASE on one representation and log every step to RUN_DIR/run.h5."""
     from insr.config import load_config
+    from insr.errors import UsageError
     from insr.run import check_on_diverge, default_run_dir, execute
 
     on_diverge = on_diverge_.value
@@ -86,8 +94,15 @@ def run(
         set_ = list(set_ or [])
         if on_poor_fit is not None:
             set_.append(f"run.on_poor_fit={on_poor_fit.value}")
+        if allow_callable and not resume:
+            raise UsageError(
+                "--allow-callable acts only with --resume (a fresh run of a case file with a "
+                "callable runs it anyway: the case file is code)"
+            )
         if resume:
-            _resume_run(case, out, config, set_, steps, name, overwrite, quiet, on_diverge)
+            _resume_run(
+                case, out, config, set_, steps, name, overwrite, quiet, on_diverge, allow_callable
+            )
             return
         sets = list(set_)
         if steps is not None:
@@ -270,8 +285,12 @@ def _resume_run(
     overwrite: bool,
     quiet: bool,
     on_diverge: str,
+    allow_callable: bool = False,
 ) -> None:
-    """``insr run --resume RUN_DIR`` or ``insr run CASE --out RUN_DIR --resume``."""
+    """``insr run --resume RUN_DIR`` or ``insr run CASE --out RUN_DIR --resume``.
+
+    A stored ``callable`` initial condition is code: it runs only with ``--allow-callable``
+    or when CASE is a case file naming the same targets (the user's own code)."""
     from insr.errors import UsageError
     from insr.log import RunLogReader
     from insr.run import find_resume_log, plan_resume, resume
@@ -284,8 +303,17 @@ def _resume_run(
     if out is not None:
         path = find_resume_log(out)
         with RunLogReader(path) as log:
-            stored = str(log.config.get("case", {}).get("name", ""))
-        if target not in (stored, str(out)) and Path(target).resolve() != path.parent.resolve():
+            stored_cfg = log.config
+        stored = str(stored_cfg.get("case", {}).get("name", ""))
+        case_file = Path(target).suffix == ".toml" and Path(target).is_file()
+        if case_file:
+            from insr.config import read_toml
+
+            named = str(read_toml(Path(target)).get("case", {}).get("name", ""))
+            if named != stored:
+                raise UsageError(f"{out} holds a run of case '{stored}', not '{named}' ({target})")
+            allow_callable = allow_callable or _same_code(Path(target), stored_cfg)
+        elif target not in (stored, str(out)) and Path(target).resolve() != path.parent.resolve():
             raise UsageError(f"{out} holds a run of case '{stored}', not '{target}'")
     else:
         p = Path(target)
@@ -300,10 +328,27 @@ def _resume_run(
     if steps is not None:
         sets.append(f"case.steps={steps}")
     with run_lock(path.parent):  # held from the plan to the end of the write
-        plan = plan_resume(path, sets)
+        plan = plan_resume(path, sets, allow_callable=allow_callable)
         s = plan.cfg.solver
         with RunProgress(
             plan.cfg.case.steps, plan.last_step + 1, s.max_iters, quiet, s.init.max_iters
         ) as progress:
             result = resume(plan, report=_notes(progress), on_diverge=on_diverge)
     _print_run_summary(result, quiet)
+
+
+def _same_code(case_file: Path, stored: dict) -> bool:
+    """The case file names exactly the callable targets stored in the log (and some)."""
+    from insr.config import read_toml
+    from insr.errors import UsageError
+    from insr.run.resume import callable_targets
+
+    mine = callable_targets(read_toml(case_file).get("case", {}))
+    theirs = callable_targets(stored.get("case", {}))
+    if theirs and sorted(mine) != sorted(theirs):
+        raise UsageError(
+            f"{case_file} does not name the code stored in the log "
+            f"({', '.join(f'{k} = {t!r}' for k, t in theirs)}); resume with --allow-callable "
+            "to run the stored one"
+        )
+    return bool(theirs)

@@ -78,6 +78,8 @@ def make_heat_case(cfg: CaseConfig, settings: HeatSettings) -> Case:
         raise ConfigError(f"the heat equation is 1D here, got a {cfg.dim}D domain")
     if cfg.velocity:
         raise ConfigError("a heat case has no velocity: remove case.velocity")
+    if cfg.reference:
+        raise ConfigError("case.reference is not allowed for heat: remove it")
     u0, channels = make_initial(cfg.initial, cfg.dim)
     exact = None
     if cfg.initial.get("family") == "gaussian":

@@ -15,6 +15,7 @@ import json
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -146,11 +147,20 @@ class _StopFlag:
     def __init__(self) -> None:
         self.signum: int | None = None
         self.raise_now = False  # an in-process member is running: interrupt it
+        self.kill_now = False  # a second signal: do not wait for members to checkpoint
         self._old: dict[int, Any] = {}
 
     def _handler(self, signum: int, _frame: Any) -> None:
         if self.signum is None:
             self.signum = signum
+        elif not self.kill_now:
+            self.kill_now = True
+            with contextlib.suppress(Exception):
+                sys.stderr.write(
+                    f"{signal.Signals(signum).name} again: killing the running members now "
+                    "(their logs keep every completed row; --resume continues them)\n"
+                )
+                sys.stderr.flush()
         if self.raise_now:
             raise KeyboardInterrupt
 
@@ -204,6 +214,9 @@ class _Loop:
         if self.stop_sent_at is None:
             self.executor.stop(list(self.running), kill=False)
             self.stop_sent_at = time.monotonic()
+        if self.flag.kill_now and not self.killed:
+            self.executor.stop(list(self.running), kill=True)
+            self.killed = True
         elif not self.killed and time.monotonic() - self.stop_sent_at > GRACE_S:
             self.executor.stop(list(self.running), kill=True)
             self.killed = True

@@ -18,12 +18,13 @@ for all frames, MP4 by ffmpeg (imageio-ffmpeg's bundled binary, or ``ffmpeg`` on
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from insr.errors import UsageError
+from insr.errors import UsageError, check_path_length
 from insr.render.painter import FramePainter
 from insr.render.quantities import crop_1d, rows_for, shared_scales, strict_strategy
 from insr.render.sources import (
@@ -133,6 +134,18 @@ class Prepared:
             s.reader.close()
 
 
+def check_writable(output: Path) -> None:
+    """Refuse an output file that cannot be written, before any frame is drawn."""
+    check_path_length(output, "the output file")
+    if output.is_dir():
+        raise UsageError(f"--out {output} is a directory; name a file (e.g. {output}/run.gif)")
+    parent = output.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write {output}: {parent} is not a writable folder")
+
+
 def prepare(
     path: Path,
     *,
@@ -153,6 +166,7 @@ def prepare(
     sources, base, title = open_sources(path)
     try:
         output, kind = resolve_output(base, what, fmt, frame, out)
+        check_writable(output)
         ffmpeg = find_ffmpeg() if kind == "mp4" else None
         if kind == "mp4" and ffmpeg is None:
             raise UsageError(
@@ -187,7 +201,10 @@ def render(
     """
     p = prepare(path, **options)
     try:
-        p.output.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            p.output.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UsageError(f"cannot write {p.output}: {e.strerror or e}") from None
         if p.kind == "png":
             write_png(p.painter, p.steps[0], p.output, options.get("dpi", 100))
             if on_frame:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shlex
 import shutil
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from insr import verdict as fit
-from insr.errors import RunFailure, RunInterrupted, UsageError
+from insr.errors import RunFailure, RunInterrupted, UsageError, check_path_length
 from insr.log import LogWriteError, RunLogWriter
 from insr.run.build import Run
 from insr.run.limits import check_disk_budget
@@ -94,6 +96,9 @@ def prepare_run_dir(run_dir: Path, *, overwrite: bool) -> None:
     log = run_dir / "run.h5"
     if run_dir.exists() and not run_dir.is_dir():
         raise UsageError(f"--out {run_dir} is a file, not a run directory")
+    stale = run_dir / "run.h5.tmp"  # a log killed while being created (we hold the lock)
+    if stale.exists() and not log.exists():
+        stale.unlink()
     if run_dir.exists() and any(not is_lock_file(p) for p in run_dir.iterdir()):
         if not overwrite:
             raise UsageError(
@@ -134,6 +139,7 @@ def execute(
     and writes the same log.
     """
     check_on_diverge(on_diverge)
+    check_path_length(run_dir, "the run directory")
     run = Run(cfg)
     check_disk_budget(cfg, run.case.dim, run.case.channels, run_dir, run.n_params)
     with run_lock(run_dir) as made:  # one writer per run directory (insr.run.lock)
@@ -155,16 +161,21 @@ def resume(
     sets: list[str] | None = None,
     report: Reporter | None = None,
     on_diverge: str = "stop",
+    allow_callable: bool = False,
 ) -> RunResult:
     """Continue a run from its last checkpoint (see :func:`plan_resume`). Without ``sets``
-    the resumed run gives the same numbers as an uninterrupted one (bit-identical on CPU)."""
+    the resumed run gives the same numbers as an uninterrupted one (bit-identical on CPU).
+    A stored ``callable`` initial condition is code: refused unless ``allow_callable``."""
     check_on_diverge(on_diverge)
     if isinstance(target, ResumePlan):
         path = target.path
     else:
         path = find_resume_log(target)
     with run_lock(path.parent):  # one writer per run directory; re-entrant for the CLI
-        plan = target if isinstance(target, ResumePlan) else plan_resume(path, sets)
+        if isinstance(target, ResumePlan):
+            plan = target
+        else:
+            plan = plan_resume(path, sets, allow_callable=allow_callable)
         run = Run(plan.cfg)
         if plan.ckpt is not None:
             try:
@@ -215,6 +226,33 @@ class SignalGuard:
         if self.pending and not self.depth:
             self.pending = False
             raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def second_signal_exits(run_dir: Path) -> Iterator[None]:
+    """While the log is being closed after a stop: a (second) SIGINT/SIGTERM prints one line
+    and exits at once with 128 + signal. The log stays readable (it survives SIGKILL, see
+    :mod:`insr.log`): only the final status line may be missing; ``--resume`` continues it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def now(signum: int, _frame: Any) -> None:
+        name = signal.Signals(signum).name
+        with contextlib.suppress(Exception):
+            sys.stderr.write(
+                f"error: {name} again during the clean stop: exiting now; the log keeps its "
+                f"completed rows; resume with: {resume_hint(run_dir)}\n"
+            )
+            sys.stderr.flush()
+        os._exit(128 + signum)
+
+    old = {sig: signal.signal(sig, now) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
 
 
 def resume_hint(run_dir: Path) -> str:
@@ -355,7 +393,8 @@ def drive(
                 loop.flush()  # under the guard: a second signal cannot cut it short
                 raise
     except BaseException as e:
-        err = _closed(loop, e)
+        with second_signal_exits(writer.path.parent):
+            err = _closed(loop, e)
         if err is e:
             raise
         raise err from None

@@ -20,7 +20,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from insr.errors import InsrError, UsageError
+from insr.errors import InsrError, UsageError, check_path_length
 
 LOCK_NAME = ".insr.lock"
 _held: dict[str, tuple[int, int]] = {}  # resolved run dir -> (fd, depth)
@@ -94,6 +94,7 @@ def run_lock(run_dir: Path) -> Iterator[bool]:
     Yields whether this call created the directory (so a failure may remove it again).
     Raises :class:`RunDirBusy` (exit 1) when another process holds it.
     """
+    check_path_length(run_dir, "the run directory")
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise UsageError(f"--out {run_dir} is a file, not a run directory")

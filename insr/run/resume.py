@@ -95,17 +95,73 @@ def _check_step0_overrides(
         )
 
 
-def plan_resume(target: str | Path, sets: list[str] | None = None) -> ResumePlan:
+def callable_targets(node: Any, where: str = "case") -> list[tuple[str, str]]:
+    """``(key, 'module:function')`` of every ``callable`` table in a stored case config:
+    code that building the case imports and runs."""
+    out: list[tuple[str, str]] = []
+    if isinstance(node, dict):
+        if node.get("family") == "callable" or node.get("kind") == "callable":
+            out.append((f"{where}.target", str(node.get("target"))))
+        for k, v in node.items():
+            out += callable_targets(v, f"{where}.{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += callable_targets(v, f"{where}[{i}]")
+    return out
+
+
+def check_stored_code(path: Path, stored: dict[str, Any], allow: bool) -> None:
+    """Refuse to run code named by a log (a shared run.h5) unless the user allowed it."""
+    found = callable_targets(stored.get("case", {}))
+    if found and not allow:
+        key, target = found[0]
+        raise UsageError(
+            f"{path} names code to run ({key} = '{target}', a callable initial condition): "
+            "--resume imports it only with --allow-callable, or when you name the same case "
+            "file: insr run CASE.toml --out RUN_DIR --resume"
+        )
+
+
+def _check_checkpoint(path: Path, ck_step: int, steps: np.ndarray, stored: dict) -> None:
+    """A checkpoint the log's rows can have produced: within the stored run's steps, at
+    most one step behind its last row (row first, then checkpoint) and no further ahead
+    than the next logged step."""
+    if ck_step < 0:
+        return
+    total = int(stored.get("case.steps", 0))
+    every = max(int(stored.get("eval.every", 1)), 1)
+    last_row = int(steps[-1]) if len(steps) else -1
+    ok = ck_step <= total and last_row - 1 <= ck_step < max(last_row, 0) + every
+    if not ok:
+        raise UsageError(
+            f"the checkpoint in {path} is at step {ck_step}, which its rows (last logged step "
+            f"{last_row}, {total} steps, every {every}) cannot have produced: damaged log; "
+            "run again with --overwrite"
+        )
+
+
+def plan_resume(
+    target: str | Path, sets: list[str] | None = None, *, allow_callable: bool = False
+) -> ResumePlan:
     """Validate a resume of the run logged at ``target`` (run dir or run.h5).
 
     The config stored in the log is used; ``sets`` may change only solver settings,
-    ``run.threads`` and ``case.steps`` (to extend a run).
+    ``run.threads`` and ``case.steps`` (to extend a run). A stored ``callable`` target is
+    code: it is refused unless ``allow_callable`` (:func:`check_stored_code`).
     """
     path = find_resume_log(target)
     with RunLogReader(path) as log:
         stored = log.config
         steps = log.series("step") if log.n else np.zeros(0, dtype=np.int64)
         status = log.status
+    check_stored_code(path, stored, allow_callable)
+    for s in sets or []:  # a key that may not change is named before the config is built
+        key = s.split("=", 1)[0].strip()
+        if "=" in s and "." in key and not key.startswith(RESUMABLE_OVERRIDES):
+            raise UsageError(
+                f"{key} cannot change on --resume; allowed: solver.*, run.threads, "
+                "run.on_poor_fit, case.steps"
+            )
     try:
         cfg = build_config(apply_sets(stored, sets or []))
         before = _flatten(build_config(stored).as_dict())
@@ -114,6 +170,7 @@ def plan_resume(target: str | Path, sets: list[str] | None = None) -> ResumePlan
     _check_overrides(before, _flatten(cfg.as_dict()))
     ck = checkpoint(path)
     last_step = -1 if ck is None else int(ck[1]["step"])
+    _check_checkpoint(path, last_step, steps, before)
     if is_complete(status) and last_step >= cfg.case.steps:
         raise UsageError(
             f"{path} is already complete ({last_step} of {cfg.case.steps} steps); nothing to "

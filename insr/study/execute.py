@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from insr import compare
-from insr.errors import UsageError
+from insr.errors import UsageError, check_path_length
 from insr.paths import config_glob
 from insr.schema import suggest
 from insr.study.claims import ClaimResult, evaluate
@@ -84,7 +84,13 @@ def run_study(
 ) -> StudyOutcome:
     """Run every run the claims need (grouped by case), then evaluate and write the report."""
     t0 = time.perf_counter()
-    out.mkdir(parents=True, exist_ok=True)
+    check_path_length(out, "--out")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a study directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot write to {out}: {e.strerror or e}") from None
     dirs = run_dirs(study, out)
     by_case: dict[str, list[str]] = {}
     for name, spec in study.runs.items():

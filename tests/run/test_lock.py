@@ -140,3 +140,30 @@ def test_reentrant_within_a_process_and_removed_on_release(tmp_path):
             assert again is False
         assert (d / LOCK_NAME).exists()
     assert not (d / LOCK_NAME).exists()
+
+
+def test_a_log_killed_while_being_created_does_not_block_the_next_run(tmp_path):
+    """A SIGKILL inside RunLogWriter.create leaves run.h5.tmp (and a stale lock file): the
+    next run removes it under its lock and runs."""
+    d = tmp_path / "half"
+    p = _holder(d)
+    (d / "run.h5.tmp").write_bytes(b"\x89HDF\r\n half a log")
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    r = cli("run", "advection1d", *TINY_ARGS, "--out", str(d), "-q", "--steps", "1")
+    assert r.exit_code == 0, r.stderr
+    assert (d / "run.h5").exists() and not (d / "run.h5.tmp").exists()
+
+
+def test_a_second_sweep_into_the_same_compare_directory_is_refused(tmp_path):
+    c = tmp_path / "sweep"
+    p = _holder(c)
+    try:
+        args = ["compare", "representations", "--case", "advection1d", "--reprs", "siren"]
+        r = cli(*args, *TINY_ARGS, "--steps", "1", "--out", str(c), "-q")
+        assert r.exit_code == 1, r.stderr
+        assert f"being written by process {p.pid}" in _one_line(r)
+        assert sorted(f.name for f in c.iterdir()) == [LOCK_NAME]  # nothing written
+    finally:
+        p.kill()
+        p.wait()
