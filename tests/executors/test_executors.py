@@ -336,7 +336,9 @@ def test_sigint_cancels_queued_members_and_leaves_no_worker(tmp_path):
 
 def test_sigkill_of_the_driver_kills_workers_and_resume_completes(tmp_path):
     out = tmp_path / "c"
-    args = _args(out, "--reprs", "siren", "--seeds", "0,1", "--workers", "2", steps=8)
+    # a checkpoint every step, so that the resume starts where the rows end (not at 0)
+    sets = ["--set", "run.checkpoint_every=1"]
+    args = _args(out, "--reprs", "siren", "--seeds", "0,1", "--workers", "2", *sets, steps=8)
     p = _spawn(args)
     try:
         _wait_for(lambda: _done_step(out, "siren-s0") >= 1 or p.poll() is not None, "step 1")
