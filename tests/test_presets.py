@@ -249,7 +249,7 @@ def test_flat_init_keys_in_a_preset_are_mapped(tmp_path, monkeypatch, capsys):
     assert "use solver.init.max_iters" in err and "use solver.init.lr" in err
 
 
-@pytest.mark.parametrize("kind", ["hashgrid", "densegrid", "gauss"])
+@pytest.mark.parametrize("kind", ["hashgrid", "densegrid", "gauss", "mlp"])
 def test_toml_only_case_gets_the_searched_preset_in_its_stored_config(tmp_path, kind):
     """A case written here (1D advection, no numerics of its own) run on ``kind``: its
     stored config names the preset table and carries the preset's solver values (read
@@ -268,7 +268,7 @@ def test_toml_only_case_gets_the_searched_preset_in_its_stored_config(tmp_path, 
     )
     # only the step-0 budget is cut (to keep the test fast); the step recipe is the preset's
     sets = [f"representation.kind={kind}", "solver.init.max_iters=2", "run.threads=1"]
-    if kind != "gauss":
+    if kind in ("hashgrid", "densegrid"):
         sets += ["representation.n_levels=2"]
     execute(load_config(str(case), sets=sets), tmp_path / "r", overwrite=True)
     with RunLogReader(tmp_path / "r" / "run.h5") as log:
