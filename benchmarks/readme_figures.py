@@ -139,7 +139,16 @@ FIGURES: list[Figure] = [
                     "compare representations --case advection2d --steps 8 --workers 2 "
                     "--out outputs/readme/compare-advection2d -q"
                 ),
-                _py("compare_table.py outputs/readme/compare-advection2d"),
+                _insr(
+                    "compare representations --case advection2d --steps 8 --reprs "
+                    "grid-eqmem-siren,grid-eqmem-gauss,grid-eqmem-mlp-tanh,"
+                    "grid-mol-pade4-siren,grid-mol-midpoint-siren --workers 1 "
+                    "--out outputs/readme/compare-advection2d-grids -q"
+                ),
+                _py(
+                    "compare_table.py outputs/readme/compare-advection2d "
+                    "outputs/readme/compare-advection2d-grids"
+                ),
             ]
         ),
         120,
@@ -154,7 +163,15 @@ FIGURES: list[Figure] = [
                     "siren-w5,siren-w30,siren-w50,gauss,mlp-tanh,densegrid,grid-eqmem-siren,"
                     "grid-eqmem-densegrid --workers 2 --out outputs/readme/compare-vortex_pair -q"
                 ),
-                _py("compare_table.py outputs/readme/compare-vortex_pair"),
+                _insr(
+                    "compare representations --case vortex_pair --steps 1 --reprs "
+                    "grid-eqmem-siren,grid-eqmem-densegrid --workers 1 "
+                    "--out outputs/readme/compare-vortex_pair-grids -q"
+                ),
+                _py(
+                    "compare_table.py outputs/readme/compare-vortex_pair "
+                    "outputs/readme/compare-vortex_pair-grids"
+                ),
             ]
         ),
         30,
