@@ -16,8 +16,9 @@ For each neural member (siren-w30, gauss, hashgrid-16L of configs/compare/repres
   reduce to the exact shift ``u_i <- u_{i-1}`` (error = the initial sampling only), a
   coincidence of this dt and grid, not a property of the scheme.
 
-Neural rows come from a compare directory of ``insr compare representations --case
-advection1d`` (``--compare``; whatever steps it ran) or are run here (``--neural-steps``).
+Neural rows come from compare directories of ``insr compare representations --case
+advection1d`` (``--compare``, repeatable: each member from the directory where its log has
+the most steps; whatever steps it ran) or are run here (``--neural-steps``).
 Errors: ``max|u - u*|`` and ``||grad u - grad u*|| / ||grad u*||`` on the 401-point
 evaluation grid at steps 20 and 240 (``-`` when the run is shorter); a grid's gradient is
 its own finite difference interpolated to the evaluation points (``gradient/fd``), a
@@ -69,11 +70,25 @@ def neural_members() -> dict[str, cmp.Member]:
     return {n: ms[n] for n in NEURAL}
 
 
-def neural_rows(compare_dir: Path | None, steps: int) -> dict[str, dict]:
+def longest_log(compare_dirs: list[Path], name: str) -> Path:
+    """The member's log with the most logged rows over ``compare_dirs``."""
+    logs = [d / name / "run.h5" for d in compare_dirs if (d / name / "run.h5").exists()]
+    if not logs:
+        raise SystemExit(f"member {name} has no run.h5 in {', '.join(map(str, compare_dirs))}")
+
+    def rows(p: Path) -> int:
+        with RunLogReader(p) as r:
+            return int(r.n)
+
+    return max(logs, key=rows)
+
+
+def neural_rows(compare_dirs: list[Path], steps: int) -> dict[str, dict]:
     out = {}
     for name, m in neural_members().items():
-        if compare_dir is not None:
-            out[name] = metrics_at(compare_dir / name / "run.h5", STEPS)
+        if compare_dirs:
+            log = longest_log(compare_dirs, name)
+            out[name] = {**metrics_at(log, STEPS), "source": str(log)}
             continue
         raw = cmp.apply_sets(
             cmp.member_raw(base_raw("advection1d"), [], m), [f"case.steps={steps}"]
@@ -139,12 +154,21 @@ def table(results: dict) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--compare", type=Path, help="compare dir of advection1d (neural rows)")
+    ap.add_argument(
+        "--compare",
+        type=Path,
+        action="append",
+        default=[],
+        help="compare dir of advection1d (neural rows); repeatable: each member from the"
+        " dir where it logged the most steps",
+    )
     ap.add_argument("--neural-steps", type=int, default=20, help="steps if run here")
     args = ap.parse_args()
     neural = neural_rows(args.compare, args.neural_steps)
     results: dict = {
-        "neural_source": str(args.compare) if args.compare else f"run here, {args.neural_steps}",
+        "neural_source": (
+            ", ".join(map(str, args.compare)) if args.compare else f"run here, {args.neural_steps}"
+        ),
         "members": {},
     }
     for name in NEURAL:

@@ -100,6 +100,14 @@ SEARCH: dict[tuple[str, ...], dict] = {
         "steps": STEPS_1D,
         "variants": neighbourhood(LBFGS_1D, (), (75, 300), (1000, 4000), ADAM_1D),
     },
+    # the tanh MLP (the `mlp-tanh` member of configs/compare/representations.toml): on the
+    # global defaults (Adam, 5,000-iteration step-0 fit stopping at rel_tol 1e-3) its step-0
+    # fit stops after 100 iterations at max|u-u*| = 0.84 ("failed"); centred, like gauss,
+    # on L-BFGS
+    ("advection1d", "mlp"): {
+        "steps": STEPS_1D,
+        "variants": neighbourhood(LBFGS_1D, (), (75, 300), (1000, 4000), ADAM_1D),
+    },
     # round 2, densegrid only: round 1 left every variant past 14 % gradient error by
     # step 5 (L-BFGS on fixed samples best); L-BFGS with fresh samples per chunk of
     # check_every iterations (solver.lbfgs_resample), more iterations/samples, and Adam
@@ -112,6 +120,20 @@ SEARCH: dict[tuple[str, ...], dict] = {
             {**LBFGS_1D, "resample": True, "samples": 4000},
             {**LBFGS_1D, "max_iters": 300},
             {**ADAM_1D, "lr": 1e-3, "max_iters": 600},
+        ],
+    },
+    # round 3, densegrid only: rounds 1-2 searched the optimizer; `insr compare
+    # representations --case advection1d --steps 20` on the round-1 preset still ended at
+    # 17 % autodiff gradient error (fd 5.7 %): the linear interpolation's piecewise-constant
+    # derivative. The representation's own numerics: smoothstep interpolation (C1; time
+    # scheme auto then picks pade4), with the round-1 recipe and with Adam; one more level
+    # (finest cell 4/255 instead of 4/127) on the round-1 recipe.
+    ("advection1d", "densegrid", "round3"): {
+        "steps": STEPS_1D,
+        "variants": [
+            {**LBFGS_1D, "rep": ["representation.densegrid.interpolation=smoothstep"]},
+            {**ADAM_1D, "lr": 1e-3, "rep": ["representation.densegrid.interpolation=smoothstep"]},
+            {**LBFGS_1D, "rep": ["representation.densegrid.n_levels=5"]},
         ],
     },
     ("advection2d", "hashgrid"): {
@@ -183,14 +205,19 @@ def init_markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
+#: representation settings a kind's search holds (the compare member it serves)
+KIND_SETS = {"mlp": ["representation.mlp.activation=tanh"]}
+
+
 def sets_of(kind: str, v: dict) -> list[str]:
-    s = [f"representation.kind={kind}", *FIXED, f"solver.optimizer={v['optimizer']}"]
+    s = [f"representation.kind={kind}", *KIND_SETS.get(kind, []), *FIXED]
+    s.append(f"solver.optimizer={v['optimizer']}")
     if v["lr"] is not None:
         s.append(f"solver.lr={v['lr']}")
     s += [f"solver.max_iters={v['max_iters']}", f"solver.samples={v['samples']}"]
     if v.get("resample"):
         s.append("solver.lbfgs_resample=true")
-    return s
+    return [*s, *v.get("rep", [])]
 
 
 def score(m: dict) -> float:
@@ -268,6 +295,7 @@ def markdown(results: dict) -> str:
                     fmt(r["seconds"], ".0f"),
                 ]
             opt = r["optimizer"] + (" resampled" if r.get("resample") else "")
+            opt += "".join(f" `{x.rsplit('.', 1)[-1]}`" for x in r.get("rep", []))
             head = [opt, fmt(r["lr"]), str(r["max_iters"]), str(r["samples"])]
             lines.append("| " + " | ".join(head + cells) + " |")
         lines.append("")

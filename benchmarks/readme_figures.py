@@ -82,6 +82,122 @@ FIGURES: list[Figure] = [
         ),
         20,
     ),
+    Figure(
+        "representations_advection1d",
+        "Representations (presets) -- the table of the compare_advection1d run",
+        _py("compare_table.py outputs/readme/compare-advection1d"),
+        0,
+    ),
+    Figure(
+        "compare_advection1d_240",
+        "Baselines (neural rows at step 240)",
+        _insr(
+            "compare representations --case advection1d --reprs siren-w30,gauss,hashgrid-16L "
+            "--steps 240 --workers 3 --cpus-per-member 1 "
+            "--out outputs/readme/compare-advection1d-240 -q"
+        ),
+        240,
+    ),
+    Figure(
+        "baselines_1d",
+        "Baselines (after compare_advection1d and compare_advection1d_240)",
+        _py(
+            "baselines_1d.py --compare outputs/readme/compare-advection1d-240 "
+            "--compare outputs/readme/compare-advection1d"
+        ),
+        5,
+    ),
+    Figure(
+        "toml_only_wave_packet",
+        "Fit verdicts (cases written only in TOML)",
+        _insr(
+            "run benchmarks/cases/wave_packet_issue16.toml --overwrite "
+            "--out outputs/readme/wave_packet_issue16 -q"
+        )
+        + " && "
+        + _insr("info outputs/readme/wave_packet_issue16"),
+        3,
+    ),
+    Figure(
+        "toml_only_translate",
+        "Fit verdicts (cases written only in TOML)",
+        " && ".join(
+            [
+                _insr(
+                    "run advection2d_translate --steps 20 --overwrite "
+                    "--out outputs/readme/translate20 -q"
+                ),
+                _insr("info outputs/readme/translate20"),
+                _insr(
+                    "run advection2d_translate --steps 20 --set derivative.sobolev_weight=0.01 "
+                    "--overwrite --out outputs/readme/translate20-sobolev -q"
+                ),
+                _insr("info outputs/readme/translate20-sobolev"),
+            ]
+        ),
+        6,
+    ),
+    Figure(
+        "compare_advection2d",
+        "Fit verdicts (compare with verdicts, 2D)",
+        " ; ".join(
+            [
+                _insr(
+                    "compare representations --case advection2d --steps 8 --workers 2 "
+                    "--out outputs/readme/compare-advection2d -q"
+                ),
+                _insr(
+                    "compare representations --case advection2d --steps 8 --reprs "
+                    "grid-eqmem-siren,grid-eqmem-gauss,grid-eqmem-mlp-tanh,"
+                    "grid-mol-pade4-siren,grid-mol-midpoint-siren --workers 1 "
+                    "--out outputs/readme/compare-advection2d-grids -q"
+                ),
+                _py(
+                    "compare_table.py outputs/readme/compare-advection2d "
+                    "outputs/readme/compare-advection2d-grids"
+                ),
+            ]
+        ),
+        120,
+    ),
+    Figure(
+        "compare_vortex_pair",
+        "Fit verdicts (compare with verdicts, 2D)",
+        " ; ".join(
+            [
+                _insr(
+                    "compare representations --case vortex_pair --steps 1 --reprs "
+                    "siren-w5,siren-w30,siren-w50,gauss,mlp-tanh,densegrid,grid-eqmem-siren,"
+                    "grid-eqmem-densegrid --workers 2 --out outputs/readme/compare-vortex_pair -q"
+                ),
+                _insr(
+                    "compare representations --case vortex_pair --steps 1 --reprs "
+                    "grid-eqmem-siren,grid-eqmem-densegrid --workers 1 "
+                    "--out outputs/readme/compare-vortex_pair-grids -q"
+                ),
+                _py(
+                    "compare_table.py outputs/readme/compare-vortex_pair "
+                    "outputs/readme/compare-vortex_pair-grids"
+                ),
+            ]
+        ),
+        30,
+    ),
+    Figure(
+        "preset_search_densegrid_round4",
+        "Representations (presets: densegrid round 4)",
+        " ; ".join(
+            [
+                _insr(
+                    "compare representations --case advection1d --steps 20 --reprs "
+                    "benchmarks/preset_search_densegrid_round4.toml --workers 2 "
+                    "--out outputs/readme/preset-search-densegrid-round4 -q"
+                ),
+                _py("compare_table.py outputs/readme/preset-search-densegrid-round4"),
+            ]
+        ),
+        60,
+    ),
 ]
 
 

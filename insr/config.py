@@ -309,6 +309,34 @@ def preset_layer(kind: str, pde: str, dim: int, case: str) -> tuple[dict[str, An
     return layer, names
 
 
+def preset_hint(cfg: RunConfig) -> str:
+    """Which presets a run used and which to try, for a poor or failed fit (one clause):
+    the preset tables applied (or that its kind has none for this PDE/dimension, so the
+    global defaults ran), and the other kinds with a preset for this PDE and dimension."""
+    kind, pde, dim = cfg.representation.kind, cfg.case.pde, len(cfg.case.domain)
+    where = f"{pde} {dim}D"
+    used = list(cfg.run.presets)
+    if used:
+        head = "numerics from " + ", ".join(f"configs/{n}" for n in used)
+    else:
+        head = f"no preset of '{kind}' for {where} (the global defaults ran)"
+    others = []
+    for path in sorted(PRESETS_DIR.glob("*.toml")):
+        if path.stem == kind:
+            continue
+        try:
+            if preset_layer(path.stem, pde, dim, cfg.case.name)[1]:
+                others.append(path.stem)
+        except ConfigError:
+            continue
+    tail = (
+        f"; kinds with a preset for {where}: {', '.join(others)} (--set representation.kind=...)"
+        if others
+        else ""
+    )
+    return head + tail
+
+
 def _matched_kind(rep: dict[str, Any]) -> str:
     """The kind an equal-memory grid matches (``representation.grid.match_params_of``)."""
     if rep.get("kind") != "grid":

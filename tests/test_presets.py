@@ -255,7 +255,7 @@ def test_flat_init_keys_in_a_preset_are_mapped(tmp_path, monkeypatch, capsys):
     assert "use solver.init.max_iters" in err and "use solver.init.lr" in err
 
 
-@pytest.mark.parametrize("kind", ["hashgrid", "densegrid", "gauss"])
+@pytest.mark.parametrize("kind", ["hashgrid", "densegrid", "gauss", "mlp"])
 def test_toml_only_case_gets_the_searched_preset_in_its_stored_config(tmp_path, kind):
     """A case written here (1D advection, no numerics of its own) run on ``kind``: its
     stored config names the preset table and carries the preset's solver values (read
@@ -274,7 +274,7 @@ def test_toml_only_case_gets_the_searched_preset_in_its_stored_config(tmp_path, 
     )
     # only the step-0 budget is cut (to keep the test fast); the step recipe is the preset's
     sets = [f"representation.kind={kind}", "solver.init.max_iters=2", "run.threads=1"]
-    if kind != "gauss":
+    if kind in ("hashgrid", "densegrid"):
         sets += ["representation.n_levels=2"]
     execute(load_config(str(case), sets=sets), tmp_path / "r", overwrite=True)
     with RunLogReader(tmp_path / "r" / "run.h5") as log:
@@ -289,3 +289,17 @@ def test_toml_only_case_gets_the_searched_preset_in_its_stored_config(tmp_path, 
     # not the global defaults (the preset changed at least the optimizer or iterations)
     defaults = to_dict(SolverConfig())
     assert any(stored["solver"][k] != defaults[k] for k in ("optimizer", "max_iters", "lr"))
+
+
+def test_preset_hint_names_the_presets_used_and_the_kinds_to_try():
+    """The clause a poor/failed fit ends with (README 'Fit verdicts')."""
+    from insr.config import preset_hint
+
+    h = preset_hint(load_config("advection2d", sets=["representation.kind=hashgrid"]))
+    assert h.startswith("no preset of 'hashgrid' for advection 2D (the global defaults ran)")
+    assert h.endswith("kinds with a preset for advection 2D: siren (--set representation.kind=...)")
+    h = preset_hint(load_config("advection1d", sets=["representation.kind=gauss"]))
+    assert h.startswith("numerics from configs/presets/gauss.toml:advection.1d; ")
+    others = h.split("kinds with a preset for advection 1D: ")[1].split(" (")[0].split(", ")
+    assert "gauss" not in others and {"siren", "hashgrid"} <= set(others)
+    assert set(others) == {p.stem for p in config_mod.PRESETS_DIR.glob("*.toml")} - {"gauss"}

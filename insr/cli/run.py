@@ -126,9 +126,11 @@ def _print_run_summary(result, quiet: bool) -> None:
 
         err = result_fit_error(result)
         what = f"; {describe(v.from_step, err)}" if err is not None else ""
+        hint = f"; {result.preset_hint}" if result.preset_hint else ""
         err_console.print(
             f"[yellow]warning: {v.verdict} fit from step {v.from_step}{what}: the run's "
-            "errors measure a field that did not follow the truth (README 'Fit verdicts')[/]",
+            f"errors measure a field that did not follow the truth (README 'Fit verdicts')"
+            f"{hint}[/]",
             highlight=False,
         )
     if quiet:

@@ -76,6 +76,8 @@ class RunResult:
     seconds: float
     last_metrics: dict[str, float] = field(default_factory=dict)
     verdict: fit.RunVerdict = field(default_factory=lambda: fit.RunVerdict(fit.UNKNOWN, -1))
+    #: for a poor/failed verdict: the presets used and those to try (config.preset_hint)
+    preset_hint: str = ""
 
     def open(self) -> Any:
         """The run's log, read-only, as :class:`insr.RunData` (``insr.open_run``)."""
@@ -403,7 +405,12 @@ def drive(
     status = verdict.status()
     writer.close(status)
     seconds = time.perf_counter() - t_start
-    return RunResult(writer.path.parent, writer.path, status, n, seconds, loop.last, verdict)
+    hint = ""
+    if verdict.bad:
+        from insr.config import preset_hint
+
+        hint = preset_hint(run.cfg)
+    return RunResult(writer.path.parent, writer.path, status, n, seconds, loop.last, verdict, hint)
 
 
 def logged_verdicts(writer: RunLogWriter) -> list[tuple[int, float]]:
@@ -420,10 +427,13 @@ def fit_advice(cfg: RunConfig) -> str:
     """What to try after a failed step-0 fit (one clause, names the knobs)."""
     init = cfg.solver.init
     lr = " / ".join(step_size_knobs(cfg, 0))
+    from insr.config import preset_hint
+
     return (
         f"try a larger step-0 budget (solver.init.max_iters, now {init.max_iters}), another "
         f"step size ({lr}) or another size of representation.{cfg.representation.kind}, "
-        "or run on anyway with --on-poor-fit continue (run.on_poor_fit = 'continue')"
+        "or run on anyway with --on-poor-fit continue (run.on_poor_fit = 'continue'); "
+        + preset_hint(cfg)
     )
 
 

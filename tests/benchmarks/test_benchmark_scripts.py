@@ -26,3 +26,14 @@ def test_benchmark_script_imports(path: Path, monkeypatch: pytest.MonkeyPatch) -
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, module)
     spec.loader.exec_module(module)  # runs the top level only (scripts guard __main__)
+
+
+@pytest.mark.parametrize("case", sorted((BENCH / "cases").glob("*.toml")), ids=lambda p: p.name)
+def test_benchmark_cases_state_no_numerics_and_get_presets(case: Path) -> None:
+    """The TOML-only cases the README measures (Fit verdicts): valid, with no solver,
+    derivative or representation tables of their own, so their numerics are the preset's."""
+    from insr.config import load_config, read_toml
+
+    assert set(read_toml(case)) <= {"case", "eval"}
+    cfg = load_config(str(case))
+    assert cfg.run.presets and all(p.startswith("presets/siren.toml:") for p in cfg.run.presets)
