@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 
-.PHONY: install install-dev run test lint clean
+.PHONY: install install-dev run test lint wheel-smoke clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,11 @@ test: install-dev
 
 lint: install-dev
 	$(BIN)/ruff format --check . && $(BIN)/ruff check . && $(BIN)/mypy
+
+# build the wheel, install it (torch first) into a fresh venv in a temp dir, run it from an
+# empty directory (README "Installing from a wheel; the working directory")
+wheel-smoke:
+	PY=$(PY) TORCH=$(TORCH) .ci/wheel_smoke.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,7 +1,7 @@
 """Ours vs the path before issue 15 vs the hand-written limit, in one invocation.
 
 ``PYTHONPATH=. nice -n 10 python benchmarks/perf.py [--steps N] [--full] [--no-compile]
-[--out benchmarks/results/perf.md]``
+[--ref-iters N] [--out benchmarks/results/perf.md]``
 
 Code paths (switched per call, so alternatives can be interleaved in one process):
 
@@ -23,6 +23,9 @@ Code paths (switched per call, so alternatives can be interleaved in one process
   forward sweep, the loss's gradient w.r.t. ``(u, J, v^T H v)`` and
   :func:`insr.fields.mlp.second_sweep_backward`, no autograd at all -- eager and under
   ``torch.compile`` (compile time reported separately; not paid by a run).
+
+- **reference** (advection1d run only): the original INSR recipe, capped and extrapolated
+  (``--ref-iters``, :func:`reference_recipe`).
 
 Timings: interleaved round-robin, median of rounds, one torch thread; case runs are
 separate processes (``benchmarks.case_run``). The machine is shared: compare ratios
@@ -225,12 +228,42 @@ def _metric(r: dict, key: str, row: int) -> float:
     return float(vals[row]) if vals is not None and len(vals) > abs(row) else float("nan")
 
 
+def reference_recipe(ours: dict, iters: int, say: Callable[[str], None]) -> None:
+    """The original INSR recipe (:data:`benchmarks.run.REFERENCE`: double-backward
+    autodiff, Adam lr 1e-4, 5,000 resampled points, midpoint rule) for 2 steps capped at
+    ``iters`` iterations (step 0 too), its ms/iteration extrapolated to the recipe's
+    20,000 (step 0) and 5,000 (per step) iterations."""
+    from benchmarks.run import REF_ITERS_STEP, REF_ITERS_STEP0, REFERENCE
+
+    sets = [*REFERENCE, f"solver.max_iters={iters}", f"solver.init.max_iters={iters}"]
+    ref = case_run("ours", "advection1d", 2, sets)
+    ms = 1e3 * ref["total_seconds"] / (ref["iterations_step0"] + 2 * iters)
+    per_step = 1e-3 * ms * REF_ITERS_STEP
+    whole = 1e-3 * ms * (REF_ITERS_STEP0 + 240 * REF_ITERS_STEP)
+    say(
+        f"Original INSR recipe, same invocation (2 steps capped at {iters} iterations, "
+        f"{ms:.2f} ms/iteration, **extrapolated** to {REF_ITERS_STEP0:,} + "
+        f"{REF_ITERS_STEP:,}/step iterations): {per_step:.1f} s/step, {whole / 3600:.1f} h "
+        f"for 240 steps; ours / reference per step: "
+        f"{ours['seconds_per_step'] / per_step:.4f}× (1/{per_step / ours['seconds_per_step']:.0f})."
+        " Accuracy of the full recipe (PERFORMANCE-NOTES, not re-run): step-10 gradient rel."
+        " error 0.91 %, max|u-u*| 2.5e-3."
+    )
+    say()
+
+
 # ------------------------------------------------------------------ main
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=20, help="advection1d steps per path")
     ap.add_argument("--full", action="store_true", help="also run ours for all 240 steps")
     ap.add_argument("--no-compile", action="store_true", help="skip the compiled limit")
+    ap.add_argument(
+        "--ref-iters",
+        type=int,
+        default=500,
+        help="iterations per step of the capped original INSR recipe (0: skip it)",
+    )
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--out", type=Path, default=None, help="also write the report here")
     ap.add_argument("--case-run", nargs="+", help=argparse.SUPPRESS)
@@ -349,6 +382,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{runs['ours']['total_seconds'] / runs['before']['total_seconds']:.2f}× wall."
     )
     say()
+    if a.ref_iters > 0:
+        reference_recipe(runs["ours"], a.ref_iters, say)
     if a.full:
         r = case_run("ours", "advection1d", 240, [])
         say(

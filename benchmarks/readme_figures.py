@@ -49,7 +49,14 @@ FIGURES: list[Figure] = [
         _insr("run advection1d --overwrite --out outputs/readme/advection1d -q"),
         2,
     ),
-    Figure("performance", "Performance", _py("run.py --quick --skip scaling"), 10),
+    Figure(
+        "performance",
+        "Performance",
+        _py("perf.py --steps 20 --full --rounds 5 --out benchmarks/results/perf.md"),
+        12,
+    ),
+    Figure("checkpoint_cost", "Performance (checkpoints)", _py("checkpoint_cost.py --steps 20"), 3),
+    Figure("grid_laplacian", "Performance (grid Laplacian)", _py("grid_laplacian.py"), 1),
     Figure(
         "fd_step", "Gradient toolbox (FD step h)", _py("fd_step.py --steps 20 --loss-steps 10"), 15
     ),

@@ -10,14 +10,26 @@ _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 
-# The public API, imported on first use so that `import insr` stays light (no torch, no h5py).
-_API = {"open_run": "insr.results", "RunData": "insr.results"}
-__all__ = ["__version__", *_API]
+# The public API (README "Python API"), imported on first use so that `import insr` stays
+# light (no torch, no h5py). `insr.run` is the run package, which is callable:
+# `insr.run(config, run_dir=None)` (insr/run/__init__.py).
+_API = {
+    "load_config": "insr.api",
+    "open_run": "insr.results",
+    "RunData": "insr.results",
+    "load_field": "insr.run.trained",
+    "TrainedField": "insr.run.trained",
+    "RunConfig": "insr.settings",
+    "RunResult": "insr.run.driver",
+}
+__all__ = ["__version__", "run", *_API]
 
 
 def __getattr__(name: str):
-    if name in _API:
-        import importlib
+    import importlib
 
+    if name == "run":
+        return importlib.import_module("insr.run")
+    if name in _API:
         return getattr(importlib.import_module(_API[name]), name)
     raise AttributeError(f"module 'insr' has no attribute {name!r}")

@@ -39,9 +39,9 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from insr import paths
 from insr.config import (
     CONFIGS_DIR,
-    ROOT,
     ConfigError,
     apply_sets,
     base_raw,
@@ -77,6 +77,7 @@ class Member:
     # equal memory: a grid member sized by every trained parameter of this other member
     match_memory_of: Member | None = None
     pdes: list[str] = field(default_factory=list)  # the PDEs it applies to ([] = all)
+    swept: list[str] = field(default_factory=list)  # the overrides --sweep/--seeds added
 
 
 @dataclass
@@ -90,7 +91,8 @@ class MemberOutcome:
 
 # --------------------------------------------------------------------------- members
 def default_members_file(kind: SweepKind) -> Path:
-    return CONFIGS_DIR / "compare" / f"{kind}.toml"
+    """``./configs/compare/<kind>.toml`` of the working directory, else the shipped one."""
+    return paths.find_config(f"compare/{kind}.toml") or CONFIGS_DIR / "compare" / f"{kind}.toml"
 
 
 MEMBER_KEYS = ("name", "set", "config", "description", "match_memory_of", "pdes")
@@ -268,7 +270,7 @@ def expand_members(
             extra = [f"{k}={v}" for (k, _), v in zip(dims, combo, strict=True)]
             name = "-".join([m.name, *(_tag(k, v) for (k, _), v in zip(dims, combo, strict=True))])
             if not seed_list:
-                out.append(replace(m, name=name, sets=[*m.sets, *extra]))
+                out.append(replace(m, name=name, sets=[*m.sets, *extra], swept=extra))
                 continue
             for sd in seed_list:
                 out.append(
@@ -278,6 +280,7 @@ def expand_members(
                         sets=[*m.sets, *extra, f"run.seed={sd}"],
                         group=name,
                         seed=sd,
+                        swept=[*extra, f"run.seed={sd}"],
                     )
                 )
     check_names(out)
@@ -327,13 +330,13 @@ def member_kind(raw: dict[str, Any]) -> str:
 def default_compare_dir(case_name: str, kind: SweepKind, repr_name: str | None = None) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     tag = case_name if kind == "representations" else f"{case_name}-{repr_name}-gradients"
-    return ROOT / "outputs" / "compare" / f"{tag}-{stamp}"
+    return paths.outputs_root() / "compare" / f"{tag}-{stamp}"
 
 
 def latest_compare_dir(case_name: str, kind: SweepKind, repr_name: str | None = None) -> Path:
     """The newest compare directory of this case and sweep kind (for ``--resume``)."""
     tag = case_name if kind == "representations" else f"{case_name}-{repr_name}-gradients"
-    parent = ROOT / "outputs" / "compare"
+    parent = paths.outputs_root() / "compare"
     pat = re.compile(re.escape(tag) + r"-\d{8}-\d{6}$")
     dirs = sorted(p for p in parent.glob(f"{tag}-*") if pat.match(p.name) and p.is_dir())
     if not dirs:
@@ -498,16 +501,59 @@ class _Plan:
     notes: dict[str, str] = field(default_factory=dict)
 
 
+def _blame_global_sets(
+    e: ConfigError, m: Member, base: dict[str, Any], sets: list[str]
+) -> ConfigError:
+    """``e`` (member ``m``'s config error) as an error of the command line's values (the
+    global ``--set`` values, the ``--sweep`` values) when the member's config is valid
+    without them: the sweep is refused before any member starts. Otherwise ``e`` itself:
+    the member's own config is bad, and it is recorded failed."""
+    if not sets and not m.swept:
+        return e
+
+    def valid(without: list[str]) -> bool:
+        mine = replace(m, sets=[x for x in m.sets if x not in without or x not in m.swept])
+        try:
+            raw = member_raw(base, [x for x in sets if x not in without], mine)
+            if member_kind(raw) in REPRESENTATIONS:
+                build_config(raw)
+        except ConfigError:
+            return False
+        return True
+
+    if not valid([*sets, *m.swept]):
+        return e
+    given = {**{x: f"--set {x}" for x in sets}, **{x: f"--sweep {x}" for x in m.swept}}
+    # name the one value whose removal makes the member valid (all of them if none alone)
+    culprits = [v for x, v in given.items() if valid([x])] or list(given.values())
+    return ConfigError(f"member {m.name} ({', '.join(culprits)}): {_first_line(e)}")
+
+
+def check_members(
+    case: str, config_files: list[str] | None, sets: list[str], members: list[Member]
+) -> None:
+    """Refuse (one ConfigError) the command line's ``--set``/``--sweep`` values when they
+    make any member's config invalid; reads and writes nothing but the config files."""
+    base = validate_sets(case, config_files, sets)
+    plan = _Plan()
+    for m in members:
+        _plan_member(plan, m, base, sets, Path(os.devnull) / "none", False)
+
+
 def _plan_member(
     plan: _Plan, m: Member, base: dict[str, Any], sets: list[str], compare_dir: Path, resume: bool
 ) -> None:
-    """Resolve one member's config; record it as failed/unavailable/skipped or to run."""
+    """Resolve one member's config; record it as failed/unavailable/skipped or to run.
+    A member that only the global ``sets`` make invalid raises (see _blame_global_sets)."""
     plan.spec[m.name] = {"sets": m.sets, "config": m.config, "group": m.group or m.name}
     if m.seed is not None:
         plan.spec[m.name]["seed"] = m.seed
     try:
         raw = member_raw(base, sets, m)
     except ConfigError as e:
+        blamed = _blame_global_sets(e, m, base, sets)
+        if blamed is not e:
+            raise blamed from None
         plan.outcomes[m.name] = MemberOutcome(m.name, "?", "failed", _first_line(e))
         return
     k = member_kind(raw)
@@ -523,6 +569,9 @@ def _plan_member(
     try:
         cfg = build_config(raw)
     except ConfigError as e:
+        blamed = _blame_global_sets(e, m, base, sets)
+        if blamed is not e:
+            raise blamed from None
         plan.outcomes[m.name] = MemberOutcome(m.name, k, "failed", _first_line(e))
         return
     run_dir = compare_dir / m.name
@@ -650,10 +699,12 @@ def run_sweep(
 ) -> list[MemberOutcome]:
     """Run every member into ``compare_dir/<member>/run.h5``; return their outcomes.
 
-    Global ``sets`` are validated first (UsageError before anything is written). Then each
-    member: an unregistered representation kind gives status ``unavailable``, any other
-    config error ``failed``. With ``resume`` a complete member log is reused only when its
-    stored config equals the member's; a different one is re-run (the reason says so).
+    Global ``sets`` are validated first, against the case and then against every member
+    (a ConfigError before anything is written when they make a member's config invalid
+    that is valid without them). Then each member: an unregistered representation kind
+    gives status ``unavailable``, any other config error ``failed``. With ``resume`` a
+    complete member log is reused only when its stored config equals the member's; a
+    different one is re-run (the reason says so).
     ``report(event, data)`` gets ``("plan", {members: [(name, total)]})``,
     ``("start", {name, total})``, ``("phase", {name, phase})``, ``("step", {name, step})``
     and ``("end", {outcome})``. SIGINT/SIGTERM cancel the sweep: queued members become
@@ -666,14 +717,18 @@ def run_sweep(
     check_path_length(compare_dir, "the compare directory")
     if compare_dir.exists() and not compare_dir.is_dir():
         raise UsageError(f"--out {compare_dir} is a file, not a compare directory")
+    plan = _Plan()
+    for m in members:  # every member's config is resolved before anything is written
+        _plan_member(plan, m, base, sets, compare_dir, resume)
     try:
         compare_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UsageError(f"cannot write to {compare_dir}: {e.strerror or e}") from None
     with run_lock(compare_dir):  # one sweep per compare directory (members lock their own)
-        plan = _Plan()
-        for m in members:
-            _plan_member(plan, m, base, sets, compare_dir, resume)
+        if resume:  # what another sweep finished meanwhile counts: plan again under the lock
+            plan = _Plan()
+            for m in members:
+                _plan_member(plan, m, base, sets, compare_dir, resume)
         case_table = apply_sets(base, sets).get("case", {})
         info = {
             "kind": kind,

@@ -9,8 +9,11 @@ A run's configuration is the merge, in this order (later wins), of
    per-case tables ``[<pde>.<dim>d.cases.<case name>.*]`` (see :func:`preset_layer`),
 3. the case file ``cases/<case>.toml`` (its ``[case]`` table, plus anything it states
    for every representation, e.g. ``[eval]``),
-4. ``--config FILE`` files (e.g. ``configs/paper.toml``),
+4. ``--config FILE`` files (e.g. ``paper.toml``, the shipped ``configs/paper.toml``),
 5. ``--set section.key=value`` overrides (values parsed as TOML, bare words as strings).
+
+``cases/`` and ``configs/`` are looked up in the working directory first, then in the
+shipped package data ``insr/data/`` (:mod:`insr.paths`).
 
 The presets applied are recorded in ``run.presets`` of the resolved (and stored) config.
 Every key is checked: unknown keys, wrong types and out-of-range values raise
@@ -27,6 +30,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from insr import paths
 from insr.case_table import CaseConfig  # noqa: F401 - re-exported for callers
 from insr.derivatives import STRATEGIES
 from insr.equations import equation_names
@@ -54,9 +58,9 @@ from insr.settings import (  # noqa: F401 - re-exported for callers
     SolverConfig,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-CASES_DIR = ROOT / "cases"
-CONFIGS_DIR = ROOT / "configs"
+#: the shipped data (package data ``insr/data``); lookup order and outputs: :mod:`insr.paths`
+CASES_DIR = paths.SHIPPED_CASES
+CONFIGS_DIR = paths.SHIPPED_CONFIGS
 PRESETS_DIR = CONFIGS_DIR / "presets"
 
 
@@ -201,28 +205,33 @@ def apply_sets(data: dict[str, Any], sets: list[str]) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- cases
 def list_cases() -> list[str]:
-    return sorted(p.stem for p in CASES_DIR.glob("*.toml"))
+    """Case names: ``./cases/*.toml`` of the working directory and the shipped cases."""
+    return sorted(paths.all_cases())
 
 
 def resolve_case_path(case: str) -> Path:
-    """A case name (``advection1d``) or a path to a case TOML file."""
+    """A case name (``advection1d``: ``./cases/<name>.toml``, then shipped) or a path to a
+    case TOML file. Only a *file* is a case file: a directory named like a case (``outputs``
+    holds ``advection1d/``) does not hide the case of that name."""
     if not case.strip():
         raise ConfigError(
             "the case is empty: expected a case name (see `insr cases`) or a TOML path"
         )
     check_path_length(case, "the case file")
-    p = Path(case)
-    if p.suffix == ".toml" or p.exists():
-        if not p.exists():
-            raise ConfigError(f"case file not found: {p}")
+    p = Path(case).expanduser()
+    if p.is_file():
         return p
-    path = CASES_DIR / f"{case}.toml"
-    if not path.exists():
+    if paths.looks_like_path(case):
+        if p.is_dir():
+            raise ConfigError(f"{p} is a directory, not a case file (a case is a .toml file)")
+        raise ConfigError(f"case file not found: {p}")
+    found = paths.find_case(case)
+    if found is None:
         names = list_cases()
         raise ConfigError(
             f"unknown case '{case}'{suggest(case, names)}; allowed: {', '.join(names)}"
         )
-    return path
+    return found
 
 
 # --------------------------------------------------------------------------- presets
@@ -236,7 +245,9 @@ def known_pdes() -> tuple[str, ...]:
 
 
 def preset_path(kind: str) -> Path:
-    return PRESETS_DIR / f"{kind}.toml"
+    """``./configs/presets/<kind>.toml`` of the working directory, else the shipped one."""
+    user = paths.user_configs_dir() / "presets" / f"{kind}.toml"
+    return user if user.is_file() else PRESETS_DIR / f"{kind}.toml"
 
 
 def _check_preset_table(table: Any, kind: str, where: str) -> None:
@@ -269,7 +280,7 @@ def preset_layer(kind: str, pde: str, dim: int, case: str) -> tuple[dict[str, An
     if not path.exists():
         return {}, []
     data = read_toml(path)
-    rel = f"presets/{kind}.toml"
+    rel = f"presets/{kind}.toml" if path.parent == PRESETS_DIR else str(path)
     pdes = known_pdes()
     for p, by_dim in data.items():
         if pdes is not None and p not in pdes:
@@ -352,9 +363,10 @@ def _representation(rep_raw: dict[str, Any]) -> RepresentationConfig:
             f"allowed: {', '.join(REPRESENTATIONS)}"
         )
     sub = rep_raw.pop(kind, {})
-    # sub-tables of other kinds are kept (a file may configure several) but validated too
-    others_raw = {k: v for k, v in rep_raw.items() if k in REPRESENTATIONS}
-    loose = {k: v for k, v in rep_raw.items() if k not in REPRESENTATIONS}
+    # sub-tables of other kinds are kept (a file may configure several) but validated too;
+    # a non-table value named like a kind is a flat key (densegrid's `mlp = true`)
+    others_raw = {k: v for k, v in rep_raw.items() if k in REPRESENTATIONS and isinstance(v, dict)}
+    loose = {k: v for k, v in rep_raw.items() if k not in others_raw}
     if loose:
         # flat keys (representation.omega0) apply to the selected kind
         sub = merge(sub, loose)
@@ -398,7 +410,7 @@ def base_raw(case: str, config_files: list[str] | None = None) -> dict[str, Any]
     if "case" not in raw:
         raise ConfigError(f"{case}: a case file needs a [case] table")
     for f in config_files or []:
-        raw = merge(raw, read_layer(Path(f)))
+        raw = merge(raw, read_layer(paths.resolve_config_file(str(f))))
     return raw
 
 

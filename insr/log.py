@@ -759,7 +759,7 @@ class RunLogReader:
 
     @property
     def attrs(self) -> dict[str, Any]:
-        return {k: (v.item() if hasattr(v, "item") else v) for k, v in self.h5.attrs.items()}
+        return {k: _attr_value(v) for k, v in self.h5.attrs.items()}
 
     @property
     def config(self) -> dict[str, Any]:
@@ -815,6 +815,14 @@ class RunLogReader:
                     v = np.concatenate([v, np.full(n - len(v), np.nan)])
                 out[k] = v
             return out
+
+
+def _attr_value(v: Any) -> Any:
+    """An HDF5 attribute as a Python value: scalars as scalars, arrays (e.g. the omega0
+    candidates of an ``"auto"`` search) as lists."""
+    if isinstance(v, np.ndarray):
+        return v.item() if v.ndim == 0 else v.tolist()
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def open_readonly(path: str | Path) -> h5py.File:

@@ -22,12 +22,14 @@ __all__ = [
     "ConfigError",
     "at_least",
     "check_name",
+    "check_text",
     "from_dict",
     "in_range",
     "opt",
     "positive",
     "suggest",
     "to_dict",
+    "type_name",
 ]
 
 
@@ -50,10 +52,14 @@ def positive(path: str, v: float) -> None:
     _check(path, v > 0, "a number > 0", v)
 
 
+positive.allowed = "> 0"  # type: ignore[attr-defined]
+
+
 def at_least(lo: float) -> typing.Callable[[str, float], None]:
     def check(path: str, v: float) -> None:
         _check(path, v >= lo, f"a number >= {lo}", v)
 
+    check.allowed = f">= {lo}"  # type: ignore[attr-defined]
     return check
 
 
@@ -61,7 +67,18 @@ def in_range(lo: float, hi: float) -> typing.Callable[[str, float], None]:
     def check(path: str, v: float) -> None:
         _check(path, lo <= v <= hi, f"a number in [{lo}, {hi}]", v)
 
+    check.allowed = f"in [{lo}, {hi}]"  # type: ignore[attr-defined]
     return check
+
+
+def check_text(check: Any) -> str:
+    """What a range check allows, for documentation (``'>= 1'``; '' when unknown)."""
+    return str(getattr(check, "allowed", "")) if check is not None else ""
+
+
+def type_name(tp: Any) -> str:
+    """A type as the error messages name it (``'an integer'``, ``"one of 'a', 'b'"``)."""
+    return _type_name(tp)
 
 
 MAX_NAME_BYTES = 200  # a path component (file systems allow 255; room for suffixes)
@@ -106,9 +123,15 @@ def _type_name(tp: Any) -> str:
     if origin is list:
         (inner,) = typing.get_args(tp) or (Any,)
         name = _type_name(inner)
-        plural = {"a number": "numbers", "an integer": "integers", "a string": "strings"}
+        plural = {
+            "a number": "numbers",
+            "an integer": "integers",
+            "a string": "strings",
+            "a list of numbers": "lists of numbers",
+            "a table": "tables",
+        }
         return f"a list of {plural.get(name, name)}"
-    if origin is dict:
+    if origin is dict or tp is dict:
         return "a table"
     if tp is type(None):
         return "nothing"

@@ -52,14 +52,16 @@ class InitConfig:
     """``[solver.init]``: the budget of the step-0 fit of the initial condition (same keys
     and stopping rule as the per-step budget in ``[solver]``, own defaults)."""
 
-    optimizer: Literal["adam", "lbfgs", "adam+lbfgs"] = opt("adam")
+    optimizer: Literal["adam", "lbfgs", "adam+lbfgs"] = opt(
+        "adam", doc="optimizer of the step-0 fit"
+    )
     lr: float = opt(1e-3, check=positive, doc="Adam learning rate of the step-0 fit")
-    max_iters: int = opt(5000, check=at_least(1))
-    min_iters: int = opt(0, check=at_least(0))
-    rel_tol: float = opt(1e-3, check=at_least(0.0))
-    abs_tol: float = opt(0.0, check=at_least(0.0))
-    lr_decay: float = opt(1.0, check=in_range(1e-6, 1.0))
-    lr_decays: int = opt(0, check=at_least(0))
+    max_iters: int = opt(5000, check=at_least(1), doc="iterations of the step-0 fit at most")
+    min_iters: int = opt(0, check=at_least(0), doc="iterations of the step-0 fit at least")
+    rel_tol: float = opt(1e-3, check=at_least(0.0), doc="stop below this window improvement")
+    abs_tol: float = opt(0.0, check=at_least(0.0), doc="stop below this loss")
+    lr_decay: float = opt(1.0, check=in_range(1e-6, 1.0), doc="lr factor on a stall")
+    lr_decays: int = opt(0, check=at_least(0), doc="stalls that decay lr before stopping")
     lbfgs_lr: float = opt(1.0, check=positive, doc="L-BFGS step scale of the step-0 fit")
 
 
@@ -72,10 +74,16 @@ class SolverConfig:
     ``abs_tol``, and at least ``min_iters`` iterations were done; never after ``max_iters``.
     """
 
-    optimizer: Literal["adam", "lbfgs", "adam+lbfgs"] = opt("adam")
+    optimizer: Literal["adam", "lbfgs", "adam+lbfgs"] = opt(
+        "adam", doc="optimizer of every step after step 0 (adam+lbfgs: Adam, then L-BFGS)"
+    )
     switch_after: int = opt(0, check=at_least(0), doc="adam+lbfgs: Adam iterations at most")
-    lbfgs_history: int = opt(20, check=at_least(1))
-    lbfgs_resample: bool = opt(False, doc="L-BFGS: new samples every check_every iterations")
+    lbfgs_history: int = opt(20, check=at_least(1), doc="L-BFGS: curvature pairs kept")
+    lbfgs_resample: bool = opt(
+        False,
+        doc="L-BFGS: draw new samples every check_every iterations (default: one sample set "
+        "per optimization)",
+    )
     substeps: int = opt(1, check=at_least(1), doc="sub-steps of dt/substeps per time step")
     time_scheme: Literal["midpoint", "pade4", "auto"] = opt(
         "midpoint",
@@ -88,15 +96,21 @@ class SolverConfig:
     )
     lr_decay: float = opt(1.0, check=in_range(1e-6, 1.0), doc="lr factor on a stall")
     lr_decays: int = opt(0, check=at_least(0), doc="stalls that decay lr before stopping")
-    min_iters: int = opt(0, check=at_least(0))
-    max_iters: int = opt(2000, check=at_least(1))
-    check_every: int = opt(50, check=at_least(1))
-    rel_tol: float = opt(1e-2, check=at_least(0.0))
-    abs_tol: float = opt(0.0, check=at_least(0.0))
+    min_iters: int = opt(0, check=at_least(0), doc="iterations per step at least")
+    max_iters: int = opt(2000, check=at_least(1), doc="iterations per step at most")
+    check_every: int = opt(50, check=at_least(1), doc="window of the stopping rule (both fits)")
+    rel_tol: float = opt(1e-2, check=at_least(0.0), doc="stop below this window improvement")
+    abs_tol: float = opt(0.0, check=at_least(0.0), doc="stop below this loss")
     samples: int = opt(2000, check=at_least(1), doc="random sample points per iteration")
     resample_every: int = opt(1, check=at_least(1), doc="draw new samples every k iterations")
-    boundary_weight: float = opt(1.0, check=at_least(0.0))
-    boundary_samples: int = opt(2, check=at_least(0), doc="boundary points per face")
+    boundary_weight: float = opt(
+        1.0, check=at_least(0.0), doc="weight of the Dirichlet boundary penalty"
+    )
+    boundary_samples: int = opt(
+        2,
+        check=at_least(0),
+        doc="random Dirichlet boundary points per face and iteration (2D/3D; 1D uses both ends)",
+    )
     init: InitConfig = opt(InitConfig(), doc="budget of the step-0 fit ([solver.init])")
 
     def validate(self, path: str) -> None:
@@ -113,11 +127,14 @@ class DerivativeConfig:
     loss: str = opt("closed", doc="strategy used inside the PDE loss")
     log: list[str] = opt(["autodiff", "fd"], doc="strategies evaluated and logged each step")
     h: float | str = opt("auto", doc="FD / averaging step: number, 'auto', 'cell' or '2cell'")
-    scheme: Literal["central", "forward"] = opt("central")
+    scheme: Literal["central", "forward"] = opt("central", doc="finite-difference stencil")
     # coarse-to-fine (Neuralangelo), see insr/derivatives/coarse_to_fine.py
     coarse_to_fine_start_levels: int = opt(4, check=at_least(1), doc="levels active at first")
     coarse_to_fine_interval: int = opt(500, check=at_least(1), doc="steps/iterations per level")
-    coarse_to_fine_unit: Literal["steps", "iterations", "step_iterations"] = opt("iterations")
+    coarse_to_fine_unit: Literal["steps", "iterations", "step_iterations"] = opt(
+        "iterations",
+        doc="what the interval counts: time steps, iterations over the run, or per step",
+    )
     coarse_to_fine_levels: int = opt(16, check=at_least(1), doc="virtual levels (MLP fields)")
     coarse_to_fine_h_start: float = opt(0.25, check=positive, doc="first h (MLP fields)")
     # remedies, see insr/equations/advection.py; weights in units of length^2, 0 = off
@@ -141,7 +158,7 @@ class EvalConfig:
     """Evaluation grid where fields, gradients and errors are logged: ``resolution``
     uniformly spaced nodes per axis, box faces included."""
 
-    resolution: int = opt(401, check=at_least(2))
+    resolution: int = opt(401, check=at_least(2), doc="nodes per axis, box faces included")
     every: int = opt(1, check=at_least(1), doc="log every k-th step (step 0 and last always)")
 
 
@@ -149,15 +166,23 @@ class EvalConfig:
 class RunSection:
     """Reproducibility and placement."""
 
-    seed: int = opt(0, check=in_range(0, 2**63 - 1), doc="torch seed of the initial weights")
-    device: Literal["auto", "cpu", "cuda"] = opt("auto")
-    dtype: Literal["float32", "float64"] = opt("float32")
+    seed: int = opt(
+        0, check=in_range(0, 2**63 - 1), doc="torch seed of the initial weights and the samples"
+    )
+    device: Literal["auto", "cpu", "cuda"] = opt("auto", doc="auto: cuda when available")
+    dtype: Literal["float32", "float64"] = opt("float32", doc="floating-point type of the fields")
     threads: int = opt(0, check=in_range(0, 4096), doc="torch threads; 0 = all cores")
     compile: bool = opt(False, doc="torch.compile the closed-form MLP sweep (slow start)")
     name: str = opt("", doc="run name; default '<representation>-<timestamp>'")
     on_poor_fit: Literal["stop", "continue"] = opt(
         "stop",
         doc="a failed step-0 fit (insr/verdict.py) stops the run; 'continue' runs on anyway",
+    )
+    checkpoint_every: int = opt(
+        10,
+        check=at_least(1),
+        doc="write the checkpoint every k-th step; also after the last step, on Ctrl-C/SIGTERM "
+        "and when a step fails (--resume recomputes the steps after it, bit-identically)",
     )
     presets: list[str] = opt([], doc="(recorded) preset layers applied, lowest first")
 

@@ -476,3 +476,36 @@ def test_match_memory_of_must_name_an_unmatched_member_of_the_file(tmp_path):
     )
     with pytest.raises(cmp.ConfigError, match="match_memory_of = 'b' is not allowed"):
         cmp.read_members(f)
+
+
+# ------------------------------------------------ command-line values checked before a run
+def _refused(tmp_path, *extra: str) -> str:
+    out = tmp_path / "c"
+    args = ["compare", "representations", "--case", "advection1d", "--steps", "1"]
+    res = cli.invoke(app, [*args, "--out", str(out), "-q", *extra])
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), res.output
+    assert not out.exists()  # no sweep.json, no member directory
+    return lines[0]
+
+
+def test_a_global_set_that_breaks_one_member_refuses_the_sweep(tmp_path):
+    # valid for siren (its advection1d preset runs L-BFGS), no effect for hashgrid (Adam)
+    line = _refused(tmp_path, "--reprs", "siren,hashgrid", "--set", "solver.lbfgs_lr=0.5")
+    assert "member hashgrid (--set solver.lbfgs_lr=0.5)" in line
+    assert "solver.lbfgs_lr = 0.5 has no effect here" in line
+
+
+def test_a_bad_sweep_value_refuses_the_sweep(tmp_path):
+    line = _refused(tmp_path, "--reprs", "siren", "--sweep", "representation.siren.omega0=5,abc")
+    assert "member siren-omega0abc (--sweep representation.siren.omega0=abc)" in line
+    assert "'abc' is not allowed" in line
+
+
+def test_a_members_own_bad_config_is_still_recorded_not_refused(tmp_path):
+    bad = cmp.Member("own", ["representation.kind=siren", "representation.siren.hidden_layers=0"])
+    cmp.check_members("advection1d", [], TINY, [bad])  # not the command line's fault
+    with pytest.raises(cmp.ConfigError, match=r"member own \(--set solver.lbfgs_lr=0.5\)"):
+        ok = cmp.Member("own", ["representation.kind=hashgrid"])
+        cmp.check_members("advection1d", [], ["solver.lbfgs_lr=0.5"], [ok])

@@ -75,7 +75,7 @@ class TaylorGreenMultiscale:
     """``taylor_green_multiscale``: the cell plus ``amplitude`` x the cell of wavenumber ``k``."""
 
     k: float = opt(4, check=_whole, doc="integer wavenumber of the small cell")
-    amplitude: float = opt(0.25)
+    amplitude: float = opt(0.25, doc="amplitude of the small cell against the large one")
 
     def build(self, dim: int, path: str) -> tuple[InitialFn, int]:
         _need_2d(dim, path)
@@ -106,9 +106,9 @@ def lamb_oseen_torch(
 class VortexPair:
     """``vortex_pair``: two co-rotating Lamb–Oseen vortices at ``(±separation/2, 0)``."""
 
-    separation: float = opt(0.6, check=positive)
-    core_radius: float = opt(0.1, check=positive)
-    peak_speed: float = opt(1.0, check=positive)
+    separation: float = opt(0.6, check=positive, doc="distance between the vortex centers")
+    core_radius: float = opt(0.1, check=positive, doc="Lamb-Oseen core radius")
+    peak_speed: float = opt(1.0, check=positive, doc="largest speed of one vortex")
 
     def build(self, dim: int, path: str) -> tuple[InitialFn, int]:
         _need_2d(dim, path)
@@ -137,7 +137,9 @@ class ReferenceSettings:
 
     resolution: int = opt(256, check=at_least(4), doc="cells per axis")
     substeps: int = opt(1, check=at_least(1), doc="grid steps per case step")
-    interpolation: Literal["cubic", "linear"] = opt("cubic")
+    interpolation: Literal["cubic", "linear"] = opt(
+        "cubic", doc="sampling the grid solution at the evaluation points"
+    )
 
 
 def reference_settings(spec: dict[str, Any], path: str = "case.reference") -> ReferenceSettings:

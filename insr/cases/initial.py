@@ -54,6 +54,11 @@ def families() -> list[str]:
     return sorted(_FAMILIES)
 
 
+def family_table(name: str) -> type:
+    """The typed table (dataclass) of family ``name`` (its keys and docs)."""
+    return _FAMILIES[name]
+
+
 def vector(v: float | list[float], dim: int, path: str) -> torch.Tensor:
     """A number (same on every axis) or ``dim`` numbers, as a float64 tensor."""
     vals = [float(v)] * dim if isinstance(v, (int, float)) else list(v)
@@ -84,7 +89,7 @@ class Gaussian:
 
     mu: list[float] | float = opt(doc="center, one number per axis (or one for all)")
     sigma: list[float] | float = opt(doc="width > 0 per axis (or one for all)")
-    amplitude: float = opt(1.0)
+    amplitude: float = opt(1.0, doc="peak value A")
 
     def build(self, dim: int, path: str) -> tuple[InitialFn, int]:
         sigma = _positive_vector(self.sigma, dim, f"{path}.sigma")
@@ -114,10 +119,10 @@ class Gaussians:
 class WavePacket:
     """``wave_packet``: ``A exp(-|x - mu|^2 / (2 sigma^2)) cos(k . (x - mu))``."""
 
-    mu: list[float] | float = opt()
-    sigma: list[float] | float = opt()
+    mu: list[float] | float = opt(doc="center of the envelope, per axis (or one for all)")
+    sigma: list[float] | float = opt(doc="width of the envelope > 0, per axis (or one for all)")
     k: list[float] | float = opt(doc="wave vector")
-    amplitude: float = opt(1.0)
+    amplitude: float = opt(1.0, doc="peak value A")
 
     def build(self, dim: int, path: str) -> tuple[InitialFn, int]:
         mu = vector(self.mu, dim, f"{path}.mu")
@@ -152,7 +157,7 @@ class CallableFamily:
     """``callable``: a torch function ``(N, d) -> (N,)`` or ``(N, c)``."""
 
     target: str = opt(doc="'package.module:function'")
-    channels: int = opt(1, check=at_least(1))
+    channels: int = opt(1, check=at_least(1), doc="components the function returns")
 
     def build(self, dim: int, path: str) -> tuple[InitialFn, int]:
         fn = load_callable(self.target, f"{path}.target")

@@ -3,7 +3,14 @@
 One module per command group; each registers its commands on the shared typer ``app``.
 """
 
-from insr.cli import compare, gradcheck, render, run, study  # noqa: F401 - registers commands
+from insr.cli import (  # noqa: F401 - registers commands
+    compare,
+    config,
+    gradcheck,
+    render,
+    run,
+    study,
+)
 from insr.cli.app import app, main
 
 __all__ = ["app", "main"]

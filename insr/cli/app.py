@@ -193,7 +193,8 @@ SetOpt = Annotated[
         "--set",
         "-s",
         metavar="KEY=VALUE",
-        help="Override a config value: section.key=value (repeatable).",
+        help="Override a config value: section.key=value (repeatable). Every key with its "
+        "doc: `insr config keys`; the resolved config: `insr config show CASE`.",
     ),
 ]
 ConfigOpt = Annotated[

@@ -252,7 +252,7 @@ def _compare(
             members, sweep, cmp.parse_seeds(seeds) if seeds is not None else None
         )
         cfg_files = [str(c) for c in config or []]
-        cmp.validate_sets(case, cfg_files, sets)  # before anything is written
+        cmp.check_members(case, cfg_files, sets, members)  # before anything is written
         case_name = (
             cmp.apply_sets(cmp.base_raw(case, cfg_files), sets).get("case", {}).get("name", case)
         )

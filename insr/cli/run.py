@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from insr.cli.app import (
@@ -46,7 +47,10 @@ def run(
         int | None, typer.Option(help="Number of time steps (overrides case.steps).")
     ] = None,  # noqa: UP045
     out: Annotated[
-        Path | None, typer.Option(help="Run directory (default outputs/<case>/<name>/).")
+        Path | None,
+        typer.Option(
+            help="Run directory (default ./outputs/<case>/<name>/, or $INSR_OUTPUTS/...)."
+        ),
     ] = None,  # noqa: UP045
     name: Annotated[
         str | None, typer.Option(help="Run name (default <representation>-<time>).")
@@ -204,21 +208,46 @@ def info(run_path: Annotated[Path, typer.Argument(help="Run directory or run.h5 
                 worst = float(finite.max()) if finite.size else float("nan")
                 mt.add_row(k, _fmt(float(v[0])), _fmt(float(v[-1])), _fmt(worst))
             console.print(mt)
+        _print_stored_config(log.config, log.path)
+
+
+def _print_stored_config(stored: dict, path: Path) -> None:
+    """The stored configuration as TOML (what `insr config show RUN` prints, without docs);
+    a config this insr cannot rebuild (an older log) as its JSON."""
+    import json
+
+    from insr.config import build_config
+    from insr.errors import UsageError
+    from insr.keys import to_toml
+
+    try:
+        text = to_toml(build_config(stored), docs=False)
+        how = f"with each key's doc: insr config show {path.parent}"
+    except UsageError as e:
+        text = json.dumps(stored, indent=2) + "\n"
+        how = f"as stored (JSON); it does not validate here: {e}"
+    console.print(f"\n[bold]stored config[/] ({escape(how)})", highlight=False, soft_wrap=True)
+    typer.echo(text, nl=False)
 
 
 @app.command()
 def cases() -> None:
-    """List the cases shipped in cases/."""
-    from insr.config import CASES_DIR, list_cases, read_toml
+    """List the cases: ./cases/*.toml of the working directory, then the shipped ones."""
+    from insr.config import read_toml
+    from insr.paths import SHIPPED_CASES, all_cases
 
     with user_errors():
-        table = Table(title=f"cases ({CASES_DIR})")
-        for col in ("name", "pde", "dim", "dt", "steps", "description"):
+        found = all_cases()
+        table = Table(title="cases (insr run NAME)")
+        for col in ("name", "from", "pde", "dim", "dt", "steps", "description"):
             table.add_column(col)
-        for name in list_cases():
-            c = read_toml(CASES_DIR / f"{name}.toml").get("case", {})
+        for name, (where, path) in sorted(found.items()):
+            c = read_toml(path).get("case", {})
+            if where != "shipped" and (SHIPPED_CASES / f"{name}.toml").is_file():
+                where += " (hides shipped)"
             table.add_row(
                 name,
+                where,
                 str(c.get("pde", "?")),
                 str(len(c.get("domain", []))),
                 str(c.get("dt", "?")),
@@ -226,6 +255,7 @@ def cases() -> None:
                 str(c.get("description", "")),
             )
         console.print(table)
+        console.print(f"shipped cases: {SHIPPED_CASES}", highlight=False, soft_wrap=True)
 
 
 # ----------------------------------------------------------------- run robustness (resume)

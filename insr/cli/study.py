@@ -16,12 +16,12 @@ VERDICT_STYLE = {"reproduced": "green", "not reproduced": "bold red", "inconclus
 
 
 def _study_dir(name: str, out: Path | None, resume: bool) -> Path:
-    from insr.config import ROOT
     from insr.errors import UsageError
+    from insr.paths import outputs_root
 
     if out is not None:
         return out
-    parent = ROOT / "outputs" / "study"
+    parent = outputs_root() / "study"
     tag = Path(name).stem.replace("_", "-")
     if resume:
         dirs = sorted(p for p in parent.glob(f"{tag}-*") if p.is_dir())

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from insr.fields.gridbase import GridField, check_memory, mlp_param_count
-from insr.fields.interp import combine_corners, corner_weights, interpolate_levels
+from insr.fields.interp import combine_corners
 from insr.schema import ConfigError, at_least, in_range, opt
 
 
@@ -42,11 +42,15 @@ class DenseGridConfig:
     per_level_scale: float = opt(2.0, check=at_least(1.0), doc="node-count growth per level")
     resolutions: list[int] | None = opt(None, doc="explicit nodes per axis of each level")
     n_features_per_level: int = opt(2, check=at_least(1), doc="features stored per node")
-    interpolation: Literal["linear", "smoothstep"] = opt("linear")
+    interpolation: Literal["linear", "smoothstep"] = opt(
+        "linear", doc="cell interpolation; smoothstep is C^1 (second derivatives exist)"
+    )
     mlp: bool = opt(True, doc="MLP head on the features; false: output = sum of level features")
-    hidden_layers: int = opt(2, check=at_least(1))
-    hidden_features: int = opt(64, check=at_least(1))
-    activation: Literal["relu", "tanh", "softplus"] = opt("softplus")
+    hidden_layers: int = opt(2, check=at_least(1), doc="hidden layers of the MLP head")
+    hidden_features: int = opt(64, check=at_least(1), doc="width of the MLP head")
+    activation: Literal["relu", "tanh", "softplus"] = opt(
+        "softplus", doc="activation of the MLP head"
+    )
 
     def validate(self, path: str) -> None:
         if self.resolutions is not None:
@@ -128,9 +132,7 @@ class DenseGrid(GridField):
         """Rows of :attr:`table` that hold ``level`` (row ``sum_i node_i * res**i``)."""
         return slice(self._row_starts[level], self._row_starts[level + 1])
 
-    def _encode(
-        self, u: torch.Tensor, k: int, with_grad: bool
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _cells(self, u: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         d = u.shape[1]
         scale = torch.tensor(self._scales[:k], dtype=u.dtype, device=u.device)
         p = u.t().unsqueeze(0) * scale.view(k, 1, 1)  # (k, d, N) grid units
@@ -141,7 +143,4 @@ class DenseGrid(GridField):
         lo_rows = (lo.to(torch.int64) * stride).unbind(1)
         up_rows = [a + b for a, b in zip(lo_rows, stride.unbind(1), strict=True)]
         rows = combine_corners(lo_rows, up_rows, torch.add) + self._offsets[:k].view(k, 1, 1)
-        w, dw = corner_weights(t, self.interpolation, with_grad)
-        if dw is not None:
-            dw = dw * scale.view(k, 1, 1, 1)
-        return interpolate_levels(self.table, rows, w, dw)
+        return rows, t, scale

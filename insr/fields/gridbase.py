@@ -14,12 +14,18 @@ along an axis is zero where that coordinate lies outside (as autodiff of the cla
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 
 from insr.fields.base import Field
+from insr.fields.interp import (
+    corner_curvatures,
+    corner_weights,
+    interpolate_levels,
+    interpolate_levels_second,
+)
 from insr.fields.mlp import _Softplus, _Tanh
 from insr.schema import ConfigError
 
@@ -30,6 +36,10 @@ MAX_PARAM_BYTES = 4 * 2**30
 class _ReLU:
     def value_and_slope(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return torch.relu(z), (z > 0).to(z.dtype)
+
+    def curvature(self, z: torch.Tensor, a: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
+        """Zero (almost everywhere), as autodiff of ``relu``."""
+        return torch.zeros_like(z)
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
         return torch.relu(z)
@@ -63,6 +73,7 @@ class GridField(Field):
     """
 
     has_closed_form = True
+    table: nn.Parameter  # rows of all levels (R, F), set by the subclass
 
     def __init__(
         self,
@@ -147,12 +158,22 @@ class GridField(Field):
     def _unit(self, x: torch.Tensor) -> torch.Tensor:
         return self.to_unit(x).clamp(0.0, 1.0)
 
+    def _cells(self, u: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Of levels ``0..k-1`` at unit points ``u`` (N, d): table rows ``(k, C, N)`` of
+        the cell corners (level offsets included), in-cell fractions ``t`` ``(k, d, N)``
+        and grid units per unit length ``(k,)`` (``dt/du``)."""
+        raise NotImplementedError
+
     def _encode(
         self, u: torch.Tensor, k: int, with_grad: bool
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Features ``(k, N, F)`` of levels ``0..k-1`` at unit points ``u`` (N, d) and,
         if ``with_grad``, their derivatives w.r.t. ``u``: ``(k, d, N, F)``."""
-        raise NotImplementedError
+        rows, t, scale = self._cells(u, k)
+        w, dw = corner_weights(t, self.interpolation, with_grad)
+        if dw is not None:
+            dw = dw * scale.view(k, 1, 1, 1)  # dt/du = scale_l
+        return interpolate_levels(self.table, rows, w, dw)
 
     def _pad_levels(self, feat: torch.Tensor, n: int) -> torch.Tensor:
         """``(k, ..., N, F)`` of the active levels -> ``(N, ..., L*F)`` with zeros after."""
@@ -222,6 +243,63 @@ class GridField(Field):
         u = self.head(h)
         jac = (dh @ self.head.weight.t()).transpose(1, 2)
         return u, jac
+
+    # ------------------------------------------------------------------ Laplacian
+    @property
+    def closed_laplacian(self) -> Callable | None:
+        """The closed-form Laplacian hook of :func:`insr.derivatives.operators.laplacian`
+        (:meth:`_closed_laplacian`), or None where the field has no closed form (the
+        tinycudann backend): the operator then differentiates by autodiff."""
+        return self._closed_laplacian if self.has_closed_form else None
+
+    def _closed_laplacian(
+        self, x: torch.Tensor, create_graph: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Values ``(N, c)``, Jacobian ``(N, c, d)`` and Laplacian ``(N, c)`` in one forward
+        sweep carrying, per axis ``j``, the first and the pure second derivative.
+
+        Features: ``d^2 feat / dx_j^2 = d^2 feat / du_j^2 (du_j/dx_j)^2`` (zero for linear
+        interpolation, zero where the clamp is active). Head, per layer and axis:
+        ``dz = W dh``, ``d2z = W d2h``, ``d2a = s''(z) dz^2 + s'(z) d2z``. The parameter
+        gradient is first-order autograd through this sweep (no third-order backward)."""
+        n, d = x.shape
+        k = self._active
+        c = self.out_features
+        if k == 0:
+            z = x.new_zeros((n, c))
+            return z, x.new_zeros((n, c, d)), x.new_zeros((n, c))
+        u_raw = self.to_unit(x)
+        inside = ((u_raw >= 0.0) & (u_raw <= 1.0)).to(x.dtype)  # (N, d)
+        du_dx = inside * self.unit_scale(x.dtype).to(x.device)  # (N, d)
+        rows, t, scale = self._cells(u_raw.clamp(0.0, 1.0), k)
+        w, dw = corner_weights(t, self.interpolation, True)
+        assert dw is not None
+        d2w = corner_curvatures(t, self.interpolation)
+        dt_dx = (scale.view(k, 1, 1) * du_dx.t().unsqueeze(0)).unsqueeze(2)  # (k, d, 1, N)
+        feat, dfeat, d2feat = interpolate_levels_second(
+            self.table, rows, w, dw * dt_dx, None if d2w is None else d2w * (dt_dx * dt_dx)
+        )
+        if self.head is None:
+            lap = d2feat.sum(dim=(0, 1)) if d2feat is not None else x.new_zeros((n, c))
+            return feat.sum(dim=0), dfeat.sum(dim=0).permute(1, 2, 0), lap
+        h = self._pad_levels(feat, n)  # (N, L*F)
+        dh = self._pad_levels(dfeat, n).transpose(0, 1)  # (N, d, LF)
+        d2h = None if d2feat is None else self._pad_levels(d2feat, n).transpose(0, 1)
+        for layer, act in zip(self.layers, self.acts, strict=True):
+            assert isinstance(layer, torch.nn.Linear)
+            z = layer(h)
+            dz = dh @ layer.weight.t()
+            a, s1 = act.value_and_slope(z)
+            s2 = act.curvature(z, a, s1)
+            d2a = s2.unsqueeze(1) * dz * dz
+            if d2h is not None:
+                d2a = d2a + s1.unsqueeze(1) * (d2h @ layer.weight.t())
+            h, dh, d2h = a, s1.unsqueeze(1) * dz, d2a
+        u = self.head(h)
+        wt = self.head.weight.t()
+        jac = (dh @ wt).transpose(1, 2)
+        lap = (d2h @ wt).sum(dim=1) if d2h is not None else x.new_zeros((n, c))
+        return u, jac, lap
 
 
 def next_multiple(v: int, m: int) -> int:

@@ -45,8 +45,6 @@ from insr.fields.gridbase import GridField, check_memory, mlp_param_count, next_
 from insr.fields.interp import (
     cell_position,
     combine_corners,
-    corner_weights,
-    interpolate_levels,
 )
 from insr.schema import ConfigError, at_least, in_range, opt
 
@@ -71,11 +69,17 @@ class HashGridConfig:
     log2_hashmap_size: int = opt(19, check=in_range(10, 24), doc="log2 of max rows per level")
     base_resolution: int = opt(16, check=at_least(2), doc="coarsest level: ~cells per axis + 1")
     per_level_scale: float = opt(1.5, check=at_least(1.0), doc="resolution growth per level")
-    interpolation: Literal["linear", "smoothstep"] = opt("linear")
-    backend: Literal["torch", "tcnn", "auto"] = opt("torch")
+    interpolation: Literal["linear", "smoothstep"] = opt(
+        "linear", doc="cell interpolation; smoothstep is C^1 (second derivatives exist)"
+    )
+    backend: Literal["torch", "tcnn", "auto"] = opt(
+        "torch", doc="torch, tinycudann (CUDA, 2D/3D), or auto (tcnn where it can run)"
+    )
     hidden_layers: int = opt(2, check=at_least(1), doc="hidden layers of the MLP head")
     hidden_features: int = opt(64, check=at_least(1), doc="width of the MLP head")
-    activation: Literal["relu", "tanh", "softplus"] = opt("softplus")
+    activation: Literal["relu", "tanh", "softplus"] = opt(
+        "softplus", doc="activation of the MLP head"
+    )
 
     def validate(self, path: str) -> None:
         if self.backend == "tcnn" and self.n_features_per_level not in (1, 2, 4, 8):
@@ -254,13 +258,7 @@ class HashGrid(GridField):
         corner, _ = cell_position(self._unit(x.double()), scale, 0.5)
         return self._rows(corner[level:], first=level)[0] - self._row_starts[level]
 
-    def _encode(
-        self, u: torch.Tensor, k: int, with_grad: bool
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _cells(self, u: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         scale = torch.tensor(self._scales[:k], dtype=u.dtype, device=u.device)
         corner, t = cell_position(u, scale, 0.5)
-        rows = self._rows(corner)
-        w, dw = corner_weights(t, self.interpolation, with_grad)
-        if dw is not None:
-            dw = dw * scale.view(k, 1, 1, 1)  # dt/du = scale_l
-        return interpolate_levels(self.table, rows, w, dw)
+        return self._rows(corner), t, scale

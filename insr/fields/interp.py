@@ -91,6 +91,26 @@ def corner_weights(
     return w, torch.stack(dws, dim=1)
 
 
+def corner_curvatures(t: torch.Tensor, kind: str) -> torch.Tensor | None:
+    """Pure second derivatives ``d^2 w / d t_j^2`` of the corner weights, ``(K, d, C, N)``
+    (grid units), or None for ``linear`` interpolation (multilinear weights are linear in
+    each ``t_j``: zero). Smoothstep: ``s'' = 6 - 12 t``."""
+    if kind == "linear":
+        return None
+    if kind != "smoothstep":
+        raise ValueError(f"unknown interpolation {kind!r}; allowed: {', '.join(INTERPOLATIONS)}")
+    d = t.shape[1]
+    s, _ = smooth(t, kind)
+    up, lo = s.unbind(1), (1.0 - s).unbind(1)
+    curv = (6.0 - 12.0 * t).unbind(1)
+    out = []
+    for j in range(d):
+        lo_j = [(-curv[i] if i == j else lo[i]) for i in range(d)]
+        up_j = [(curv[i] if i == j else up[i]) for i in range(d)]
+        out.append(combine_corners(lo_j, up_j, torch.mul))
+    return torch.stack(out, dim=1)
+
+
 def cell_position(
     u: torch.Tensor, scale: torch.Tensor, offset: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -124,3 +144,20 @@ def interpolate_levels(
     if dw is not None:
         dfeat = (dw.unsqueeze(-1) * vals.unsqueeze(1)).sum(dim=2)  # (K, d, N, F)
     return feat, dfeat
+
+
+def interpolate_levels_second(
+    table: torch.Tensor,
+    index: torch.Tensor,
+    w: torch.Tensor,
+    dw: torch.Tensor,
+    d2w: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """As :func:`interpolate_levels` with ``dw``, plus the pure second derivatives
+    ``(K, d, N, F)`` from ``d2w`` ``(K, d, C, N)`` (None: zero, not returned)."""
+    k, c, n = index.shape
+    vals = table.index_select(0, index.reshape(-1)).view(k, c, n, -1)  # (K, C, N, F)
+    feat = (w.unsqueeze(-1) * vals).sum(dim=1)
+    dfeat = (dw.unsqueeze(-1) * vals.unsqueeze(1)).sum(dim=2)
+    d2feat = None if d2w is None else (d2w.unsqueeze(-1) * vals.unsqueeze(1)).sum(dim=2)
+    return feat, dfeat, d2feat

@@ -33,11 +33,15 @@ class SirenConfig:
     error of the initial fit against the exact initial gradient).
     """
 
-    hidden_layers: int = opt(2, check=at_least(1))
-    hidden_features: int = opt(20, check=at_least(1))
-    omega0: float | str = opt(30.0)
-    hidden_omega0: float = opt(30.0, check=positive)
-    omega0_candidates: list[float] = opt([5.0, 10.0, 20.0, 30.0, 50.0])
+    hidden_layers: int = opt(2, check=at_least(1), doc="hidden sine layers")
+    hidden_features: int = opt(20, check=at_least(1), doc="width of each hidden layer")
+    omega0: float | str = opt(
+        30.0, doc="first-layer frequency (number > 0), or 'auto': picked from omega0_candidates"
+    )
+    hidden_omega0: float = opt(30.0, check=positive, doc="frequency of the hidden layers")
+    omega0_candidates: list[float] = opt(
+        [5.0, 10.0, 20.0, 30.0, 50.0], doc="omega0 = 'auto': the values tried (all > 0)"
+    )
 
     def validate(self, path: str) -> None:
         if isinstance(self.omega0, str):
@@ -62,9 +66,9 @@ class SirenConfig:
 class GaussConfig:
     """Gaussian-activation MLP (Ramasinghe & Lucey 2022): ``exp(-z^2 / (2 sigma^2))``."""
 
-    hidden_layers: int = opt(2, check=at_least(1))
-    hidden_features: int = opt(32, check=at_least(1))
-    sigma: float = opt(0.1, check=positive)
+    hidden_layers: int = opt(2, check=at_least(1), doc="hidden Gaussian layers")
+    hidden_features: int = opt(32, check=at_least(1), doc="width of each hidden layer")
+    sigma: float = opt(0.1, check=positive, doc="width of the Gaussian activation")
 
     def build(self, domain: Sequence[Sequence[float]], out_features: int) -> GaussMLP:
         """The field for box ``domain`` with ``out_features`` channels."""
@@ -75,9 +79,9 @@ class GaussConfig:
 class MLPConfig:
     """Classical PINN MLP with a smooth activation."""
 
-    hidden_layers: int = opt(3, check=at_least(1))
-    hidden_features: int = opt(32, check=at_least(1))
-    activation: Literal["tanh", "softplus"] = opt("tanh")
+    hidden_layers: int = opt(3, check=at_least(1), doc="hidden layers")
+    hidden_features: int = opt(32, check=at_least(1), doc="width of each hidden layer")
+    activation: Literal["tanh", "softplus"] = opt("tanh", doc="activation of the hidden layers")
 
     def build(self, domain: Sequence[Sequence[float]], out_features: int) -> TanhMLP:
         """The field for box ``domain`` with ``out_features`` channels."""

@@ -20,6 +20,9 @@ def _zero_or_at_least_4(path: str, v: int) -> None:
         raise ConfigError(f"{path} = {v} is not allowed: expected an integer >= 4")
 
 
+_zero_or_at_least_4.allowed = "0 or >= 4"  # type: ignore[attr-defined]
+
+
 #: the grid schemes; ``mol_<time>_<space>`` is :mod:`insr.reference.mol`
 GridScheme = Literal[
     "auto",

@@ -11,7 +11,6 @@ import numpy as np
 import torch
 
 from insr.cases import Case
-from insr.config import ROOT
 from insr.derivatives import get_strategy, grid_spacing
 from insr.derivatives.coarse_to_fine import schedule_options
 from insr.equations import (
@@ -27,6 +26,7 @@ from insr.errors import UsageError
 from insr.fields import build_field
 from insr.fields.solver_kinds import GridConfig
 from insr.metrics import step_metrics
+from insr.paths import outputs_root
 from insr.reference.equal_memory import resolution_for_budget
 from insr.reference.errors import ReferenceInputError
 from insr.run.limits import check_eval_memory, check_field_memory, check_network_memory
@@ -63,7 +63,7 @@ def resolve_device(name: str) -> torch.device:
 
 def default_run_dir(cfg: RunConfig) -> Path:
     name = cfg.run.name or f"{cfg.representation.kind}-{time.strftime('%Y%m%d-%H%M%S')}"
-    return ROOT / "outputs" / cfg.case.name / name
+    return outputs_root() / cfg.case.name / name
 
 
 def eval_grid(case: Case, resolution: int) -> list[np.ndarray]:

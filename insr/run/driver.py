@@ -1,6 +1,8 @@
 """THE time loop: steps any :class:`~insr.run.solvers.Solver`, writes one log row per
-logged step (arrays, truth, metrics), a checkpoint after every step, retries a diverged
-step, and turns signals and failures into a closed log with a status.
+logged step (arrays, truth, metrics), a checkpoint every ``run.checkpoint_every`` steps
+(and after the last step, and on a signal or failure: the last completed step's state is
+kept in memory until it is written), retries a diverged step, and turns signals and
+failures into a closed log with a status.
 
 Used by ``insr run`` and ``insr compare``; prints nothing itself (progress goes to a
 ``report(event, data)`` callback: ``step``, ``iter``, ``done``, ``retry``).
@@ -74,6 +76,12 @@ class RunResult:
     seconds: float
     last_metrics: dict[str, float] = field(default_factory=dict)
     verdict: fit.RunVerdict = field(default_factory=lambda: fit.RunVerdict(fit.UNKNOWN, -1))
+
+    def open(self) -> Any:
+        """The run's log, read-only, as :class:`insr.RunData` (``insr.open_run``)."""
+        from insr.results import open_run
+
+        return open_run(self.log_path)
 
 
 def check_on_diverge(mode: str) -> None:
@@ -252,17 +260,33 @@ def resume_hint(run_dir: Path) -> str:
 
 
 class _Loop:
-    """State of one drive: the run, its writer, the last checkpointed step."""
+    """State of one drive: the run, its writer, the last completed and checkpointed steps.
+
+    Checkpoints are written at the steps :meth:`due` names; the state after every other
+    completed step is kept in memory (``kept``) and written by :meth:`flush` when the loop
+    ends early (signal, divergence, failure), so a resume loses no completed step. Only a
+    kill -9 (or power loss) loses the steps after the last checkpoint: ``--resume`` drops
+    their rows and recomputes them, bit-identically.
+    """
 
     def __init__(self, run: Run, writer: RunLogWriter, report: Reporter | None, retry: bool):
         self.run, self.writer, self.report, self.retry = run, writer, report, retry
         self.guard = SignalGuard()
+        self.every = run.cfg.run.checkpoint_every
+        self.done = -1  # last completed step (row written if logged)
         self.saved = -1  # last step whose checkpoint is on disk
+        self.kept: tuple[int, float, dict[str, np.ndarray]] | None = None  # (step, t, state)
         self.last: dict[str, float] = {}
         self.verdicts: list[tuple[int, float]] = logged_verdicts(writer)  # (step, code)
 
+    def due(self, step: int) -> bool:
+        """Whether the checkpoint is written after ``step``: every ``run.checkpoint_every``
+        steps (step 0 included) and after the last step."""
+        return step % self.every == 0 or step == self.run.cfg.case.steps
+
     def step(self, step: int) -> None:
-        """Advance (with retries), then write the row (if logged) and the checkpoint."""
+        """Advance (with retries), then write the row (if logged) and, when :meth:`due`,
+        the checkpoint."""
         cfg = self.run.cfg
         t = step * cfg.case.dt
         if self.report is not None:
@@ -287,13 +311,18 @@ class _Loop:
         attrs: dict[str, Any] = {}
         if "fit_verdict" in metrics:
             attrs = fit.run_verdict([*self.verdicts, (step, metrics["fit_verdict"])]).attrs()
-        # row first, then checkpoint: a crash between them leaves a row past the
-        # checkpoint, which --resume drops and recomputes (identically)
+        state = self.run.solver.state()
+        # row first, then checkpoint: a crash between them (or a kill -9 before the next
+        # due checkpoint) leaves rows past the checkpoint, which --resume drops and
+        # recomputes (identically)
         with self.guard.critical():
             if logged:
                 self.writer.append(arrays, metrics, attrs=attrs)
-            self.writer.save_checkpoint(self.run.solver.state(), {"step": step, "t": t})
-            self.saved = step
+            if self.due(step):
+                self.writer.save_checkpoint(state, {"step": step, "t": t})
+                self.saved = step
+            self.done = step
+            self.kept = (step, t, state)
         if "fit_verdict" in metrics:
             self.verdicts.append((step, metrics["fit_verdict"]))
         self.last = metrics
@@ -309,7 +338,10 @@ class _Loop:
 
     def _advance(self, step: int) -> tuple[dict[str, float], int]:
         solver, dt = self.run.solver, self.run.cfg.case.dt
-        start = solver.state() if self.retry else None  # the state to return to on a retry
+        start = None  # the state to return to on a retry
+        if self.retry:
+            kept = self.kept
+            start = kept[2] if kept is not None and kept[0] == step - 1 else solver.state()
         for attempt in range(MAX_RETRIES + 1):
             scale = 0.5**attempt
             try:
@@ -324,6 +356,24 @@ class _Loop:
                     self.report("retry", {**info, "name": e.name, "knobs": knobs})
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def flush(self) -> None:
+        """Write the kept state of the last completed step as the checkpoint, if it is not
+        on disk yet (the loop is ending early). Best effort: a failure leaves the previous
+        checkpoint, which stays valid (two slots), and --resume recomputes from there.
+        A signal arriving meanwhile is held (the loop ends anyway)."""
+        kept = self.kept
+        if kept is None or kept[0] <= self.saved or self.writer.broken:
+            return
+        step, t, state = kept
+        self.guard.depth += 1
+        try:
+            self.writer.save_checkpoint(state, {"step": step, "t": t})
+            self.saved = step
+        except Exception:  # noqa: BLE001 -- the error that ended the loop is the one to report
+            pass
+        finally:
+            self.guard.depth -= 1
+
 
 def drive(
     run: Run, writer: RunLogWriter, *, first_step: int, report: Reporter | None, on_diverge: str
@@ -333,10 +383,15 @@ def drive(
     loop = _Loop(run, writer, report, on_diverge == "retry")
     loop.saved = first_step - 1
     t_start = time.perf_counter()
+    loop.done = first_step - 1
     try:
         with loop.guard:
-            for step in range(first_step, run.cfg.case.steps + 1):
-                loop.step(step)
+            try:
+                for step in range(first_step, run.cfg.case.steps + 1):
+                    loop.step(step)
+            except BaseException:
+                loop.flush()  # under the guard: a second signal cannot cut it short
+                raise
     except BaseException as e:
         with second_signal_exits(writer.path.parent):
             err = _closed(loop, e)
@@ -375,7 +430,7 @@ def fit_advice(cfg: RunConfig) -> str:
 def _closed(loop: _Loop, e: BaseException) -> BaseException:
     """Close the log with the status that ``e`` means; the error to raise instead."""
     writer, run_dir = loop.writer, loop.writer.path.parent
-    n, step = writer.completed_steps, loop.saved + 1
+    n, step = writer.completed_steps, loop.done + 1
     if isinstance(e, FitFailed):
         status = f"failed fit at step {e.step}"
         writer.close(status)

@@ -16,7 +16,13 @@ from insr.settings import RunConfig
 from insr.verdict import is_complete
 
 # keys a resumed run may change: they alter neither the log's shape nor its meaning
-RESUMABLE_OVERRIDES = ("solver.", "run.threads", "run.on_poor_fit", "case.steps")
+RESUMABLE_OVERRIDES = (
+    "solver.",
+    "run.threads",
+    "run.on_poor_fit",
+    "run.checkpoint_every",
+    "case.steps",
+)
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -56,7 +62,8 @@ def _check_overrides(before: dict[str, Any], after: dict[str, Any]) -> None:
         if before.get(key) != after.get(key) and not key.startswith(RESUMABLE_OVERRIDES):
             raise UsageError(
                 f"{key} cannot change on --resume (stored {before.get(key)!r}, given "
-                f"{after.get(key)!r}); allowed: solver.*, run.threads, run.on_poor_fit, case.steps"
+                f"{after.get(key)!r}); allowed: solver.*, run.threads, run.on_poor_fit, "
+                "run.checkpoint_every, case.steps"
             )
 
 

@@ -44,7 +44,8 @@ class Solver(Protocol):
         ...
 
     def state(self) -> dict[str, np.ndarray]:
-        """Everything needed to continue from here, as named arrays."""
+        """Everything needed to continue from here, as named arrays (a copy: it must not
+        change when the solver steps on)."""
         ...
 
     def load_state(self, arrays: dict[str, np.ndarray]) -> None:
@@ -162,7 +163,8 @@ class GridSolver:
         return {k: v.astype(np.float32) for k, v in self.baseline.arrays(self.points).items()}
 
     def state(self) -> dict[str, np.ndarray]:
-        return dict(self.baseline.state_dict())
+        # copies: the baseline steps its arrays in place, and the driver keeps this state
+        return {k: np.array(v, copy=True) for k, v in self.baseline.state_dict().items()}
 
     def load_state(self, arrays: dict[str, np.ndarray]) -> None:
         raise UsageError("a grid run cannot be resumed: run it again (it is fast)")

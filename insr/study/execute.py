@@ -13,19 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from insr import compare
-from insr.config import CONFIGS_DIR
 from insr.errors import UsageError, check_path_length
+from insr.paths import config_glob
 from insr.schema import suggest
 from insr.study.claims import ClaimResult, evaluate
 from insr.study.report import write_report
 from insr.study.spec import Study, load_study
 
-STUDY_DIR = CONFIGS_DIR / "study"
-
 
 def list_studies() -> dict[str, Path]:
-    """Shipped studies by name (file ``configs/study/<name with _>.toml``)."""
-    return {p.stem.replace("_", "-"): p for p in sorted(STUDY_DIR.glob("*.toml"))}
+    """Studies by name (file ``configs/study/<name with _>.toml``: ``./configs`` of the
+    working directory, then the shipped ones)."""
+    return {p.stem.replace("_", "-"): p for p in config_glob("study")}
 
 
 def resolve_study(name_or_path: str) -> Study:

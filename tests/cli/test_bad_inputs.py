@@ -87,7 +87,9 @@ def fx(tmp_path_factory) -> dict[str, str]:
     data = src.read_bytes()
     (d / "truncated.h5").write_bytes(data[: len(data) // 2])
     (d / "head.h5").write_bytes(data[:512])
-    base = (Path(__file__).resolve().parents[2] / "cases" / "advection1d.toml").read_text()
+    base = (
+        Path(__file__).resolve().parents[2] / "insr" / "data" / "cases" / "advection1d.toml"
+    ).read_text()
 
     def case_file(name: str, replace: str, by: str) -> None:
         assert replace in base

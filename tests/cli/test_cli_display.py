@@ -1,5 +1,6 @@
 """Run display and summary: the log path on its own line, the iteration bar's budget, the
-headline gradient error; gradcheck --sweep-eps one table per representation."""
+headline gradient error; the sweep display (phases, overall row); gradcheck --sweep-eps one
+table per representation."""
 
 from __future__ import annotations
 
@@ -69,3 +70,24 @@ def test_sweep_eps_prints_one_table_per_representation():
         assert lines.count(k) == 1  # the title of its own table
     assert sum(ln.startswith("┏") for ln in lines) == len(kinds)
     assert max(len(ln) for ln in res.output.splitlines()) <= 120  # no 16-column table
+
+
+def test_sweep_display_shows_phases_and_an_overall_row_sized_to_the_remaining_work():
+    from insr.cli.progress import SweepProgress
+    from insr.compare import MemberOutcome
+
+    p = SweepProgress(quiet=True)
+    p("plan", {"members": [("alpha", 3), ("b", 3)]})
+    tasks = {t.description.strip(): t for t in p.progress.tasks}
+    assert set(tasks) == {"all members", "alpha", "b"}
+    assert tasks["all members"].total == 6 and tasks["alpha"].fields["info"] == "queued"
+    assert {len(t.description) for t in p.progress.tasks} == {12}  # one fixed label width
+    p("phase", {"name": "alpha", "phase": "fitting step 0"})
+    assert tasks["alpha"].fields["info"] == "fitting step 0"
+    p("step", {"name": "alpha", "step": 0})
+    assert tasks["alpha"].completed == 1 and tasks["alpha"].fields["info"] == "step 0/2"
+    p("end", {"outcome": MemberOutcome("b", "siren", "failed", "boom", 2.0)})
+    # b ended after no step: the overall bar now waits only for alpha's 3 rows
+    assert tasks["all members"].total == 3 and tasks["all members"].completed == 1
+    assert tasks["all members"].fields["info"] == "1/2 members ended"
+    assert tasks["b"].fields["info"] == "failed (2 s)"

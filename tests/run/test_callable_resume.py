@@ -57,7 +57,7 @@ def setup(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(mods))
     marker = tmp_path / "marker"
     monkeypatch.setenv("INSR_TEST_MARKER", str(marker))
-    base = (ROOT / "cases" / "advection1d.toml").read_text()
+    base = (ROOT / "insr" / "data" / "cases" / "advection1d.toml").read_text()
     gauss = 'initial = { family = "gaussian", mu = [-1.5], sigma = 0.1, amplitude = 1.0 }'
     assert gauss in base
     case = tmp_path / "mine.toml"

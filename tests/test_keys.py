@@ -1,0 +1,119 @@
+"""Every configuration key documented from the schema (insr/keys.py): the listing covers
+what is accepted, the TOML of a resolved config round-trips, the README table is generated."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from insr import keys
+from insr.cases.initial import families
+from insr.cases.velocity import VELOCITIES
+from insr.config import list_cases, load_config
+from insr.fields import REPRESENTATIONS
+from insr.schema import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _leaves(d: dict, prefix: str = "") -> set[str]:
+    out: set[str] = set()
+    for k, v in d.items():
+        if isinstance(v, dict) and f"{prefix}{k}" in ("solver.init",):
+            out |= _leaves(v, f"{prefix}{k}.")
+        else:
+            out.add(f"{prefix}{k}")
+    return out
+
+
+def test_every_key_has_a_doc_and_a_type():
+    ks = keys.all_keys()
+    assert [k.key for k in ks if not k.doc] == []
+    assert [k.key for k in ks if not k.type] == []
+    assert len({(k.key, k.when) for k in ks}) == len(ks)
+    # the variants of case sub-tables: every registered family and velocity kind
+    whens = {k.when for k in ks}
+    with_keys = [f for f in families() if f != "taylor_green"]  # the steady cell has none
+    assert {f"family = {f!r}" for f in with_keys} <= whens
+    assert {f"kind = {k!r}" for k in VELOCITIES} <= whens
+
+
+def test_the_listing_is_every_key_a_resolved_config_has():
+    cfg = load_config("advection1d").as_dict()
+    rep = cfg.pop("representation")
+    listed = {k.key for k in keys.all_keys()}
+    have = {f"representation.siren.{k}" for k in rep if k != "kind"} | {"representation.kind"}
+    for section in ("case", "solver", "derivative", "eval", "run"):
+        have |= _leaves(cfg[section], f"{section}.")
+    assert have <= listed, have - listed
+    # and every kind's and every equation table's keys are listed
+    for kind in REPRESENTATIONS:
+        assert any(k.startswith(f"representation.{kind}.") for k in listed), kind
+    assert {"extra.fluid.wall_weight", "extra.heat.kappa"} <= listed
+
+
+def test_solver_keys_are_the_solver_dataclass():
+    from insr.settings import InitConfig, SolverConfig
+
+    own = {f"solver.{f.name}" for f in dataclasses.fields(SolverConfig) if f.name != "init"}
+    init = {f"solver.init.{f.name}" for f in dataclasses.fields(InitConfig)}
+    assert {k.key for k in keys.keys_of("solver")} == own | init
+    assert {k.key for k in keys.keys_of("solver.init")} == init
+    documented = {k.key: k for k in keys.keys_of("solver")}
+    assert "L-BFGS" in documented["solver.lbfgs_resample"].doc
+    assert "boundary" in documented["solver.boundary_samples"].doc
+    assert keys.kind_text(documented["solver.optimizer"]) == "one of 'adam', 'lbfgs', 'adam+lbfgs'"
+    assert keys.kind_text(documented["solver.max_iters"]) == "an integer >= 1"
+
+
+def test_an_unknown_section_is_one_line_with_a_hint():
+    with pytest.raises(ConfigError) as e:
+        keys.keys_of("solverr")
+    assert "did you mean 'solver'" in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("case", list_cases())
+def test_the_toml_of_a_resolved_config_round_trips(case, tmp_path):
+    for kind in REPRESENTATIONS:
+        sets = [f"representation.kind={kind}"]
+        if kind == "grid":
+            sets.append("representation.grid.match_params_of=siren")
+        cfg = load_config(case, sets=sets)
+        text = keys.to_toml(cfg)
+        tomllib.loads(text)  # valid TOML
+        f = tmp_path / f"{kind}.toml"
+        f.write_text(text)
+        back = load_config(case, [str(f)])
+        assert back.as_dict() == cfg.as_dict(), (case, kind)
+        assert keys.to_toml(back) == text
+        # without docs it is the same TOML
+        assert tomllib.loads(keys.to_toml(cfg, docs=False)) == tomllib.loads(text)
+
+
+def test_the_toml_has_each_keys_doc_above_it():
+    text = keys.to_toml(load_config("advection1d"))
+    lines = text.splitlines()
+    # case sub-tables take the doc of their variant (family gaussian, kind constant)
+    i = lines.index("[case.initial]")
+    assert lines[i + 1 : i + 5] == [
+        "# initial-condition family; its keys follow; one of "
+        + ", ".join(repr(f) for f in families()),
+        'family = "gaussian"',
+        "# center, one number per axis (or one for all); a list of numbers or a number",
+        "mu = [-1.5]",
+    ]
+    i = lines.index("[solver]")
+    j = next(n for n in range(i, len(lines)) if lines[n].startswith("lbfgs_resample = "))
+    assert lines[j - 1].startswith("# L-BFGS: draw new samples")
+    assert "# presets = [" in text and "\npresets" not in text  # recorded, not set
+
+
+def test_readme_key_table_is_the_generated_one():
+    text = (ROOT / "README.md").read_text()
+    section = text.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    begin = "<!-- config-keys: generated by `insr config keys --format markdown`; do not edit -->\n"
+    block = section.split(begin, 1)[1].split("<!-- /config-keys -->", 1)[0]
+    assert block == keys.markdown_table()
