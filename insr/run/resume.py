@@ -123,15 +123,16 @@ def check_stored_code(path: Path, stored: dict[str, Any], allow: bool) -> None:
 
 
 def _check_checkpoint(path: Path, ck_step: int, steps: np.ndarray, stored: dict) -> None:
-    """A checkpoint the log's rows can have produced: within the stored run's steps, at
-    most one step behind its last row (row first, then checkpoint) and no further ahead
-    than the next logged step."""
+    """A checkpoint the log's rows can have produced: within the stored run's steps and no
+    further ahead than the next logged step (row first, then checkpoint). Behind the last row
+    is always possible (``run.checkpoint_every``, a crash between row and checkpoint): the
+    rows past it are dropped and recomputed."""
     if ck_step < 0:
         return
     total = int(stored.get("case.steps", 0))
     every = max(int(stored.get("eval.every", 1)), 1)
     last_row = int(steps[-1]) if len(steps) else -1
-    ok = ck_step <= total and last_row - 1 <= ck_step < max(last_row, 0) + every
+    ok = ck_step <= total and ck_step < max(last_row, 0) + every
     if not ok:
         raise UsageError(
             f"the checkpoint in {path} is at step {ck_step}, which its rows (last logged step "
