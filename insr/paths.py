@@ -103,7 +103,10 @@ def resolve_config_file(text: str) -> Path:
     ``paper.toml``, also ``configs/paper.toml``) in ``./configs``, then the shipped configs.
     Returns the path as given when nothing matches (the reader reports it missing)."""
     p = Path(text).expanduser()
-    if p.is_file():
+    try:
+        if p.is_file():
+            return p
+    except OSError:  # a name too long, ...: the reader reports it in one line
         return p
     rel = Path(text)
     if rel.parts and rel.parts[0] == "configs":
