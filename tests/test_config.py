@@ -52,7 +52,7 @@ def test_switching_representation_kind_uses_its_defaults():
         (["solver.lr=-1"], "solver.lr"),
         (["solver.max_iters=abc"], "solver.max_iters"),
         (["case.dt=0"], "case.dt"),
-        (["case.steps=0"], "case.steps"),
+        (["case.steps=-1"], "case.steps"),
         (["solver.lr=nan"], "finite"),
         (["representation.kind=sirne"], "did you mean 'siren'"),
         (["derivative.loss=autodif"], "did you mean 'autodiff'"),

@@ -19,6 +19,7 @@ from insr.schema import suggest
 from insr.study.claims import ClaimResult, evaluate
 from insr.study.report import write_report
 from insr.study.spec import Study, load_study
+from insr.verdict import is_complete
 
 
 def list_studies() -> dict[str, Path]:
@@ -55,6 +56,20 @@ class StudyOutcome:
     runs: dict[str, compare.MemberOutcome]
     seconds: float
 
+    @property
+    def failed(self) -> dict[str, str]:
+        """Runs that did not complete (failed, diverged, interrupted...) -> why."""
+        return failed_runs(self.runs)
+
+
+def failed_runs(outcomes: dict[str, compare.MemberOutcome]) -> dict[str, str]:
+    """Runs whose outcome is not a complete log -> status and reason, in words."""
+    return {
+        n: (f"{o.status}: {o.reason}" if o.reason else o.status)
+        for n, o in outcomes.items()
+        if not is_complete(o.status)
+    }
+
 
 def run_dirs(study: Study, out: Path) -> dict[str, Path]:
     """Where each run of ``study`` writes its log."""
@@ -71,6 +86,27 @@ def step_map(study: Study, quick: bool) -> Callable[[str, int], int]:
         return round(k * spec.quick_steps / spec.steps)
 
     return mapping
+
+
+def run_table(
+    study: Study, outcomes: dict[str, compare.MemberOutcome], quick: bool
+) -> list[dict[str, Any]]:
+    """One row per run: case, steps, status, fit verdict, wall seconds, reason."""
+    rows = []
+    for name, spec in study.runs.items():
+        o = outcomes.get(name)
+        rows.append(
+            {
+                "run": name,
+                "case": spec.case,
+                "steps": spec.n_steps(quick),
+                "status": o.status if o else "not run",
+                "seconds": round(o.seconds, 1) if o else 0.0,
+                "reason": o.reason if o else "",
+                "complete": bool(o and is_complete(o.status)),
+            }
+        )
+    return rows
 
 
 def run_study(
@@ -112,8 +148,9 @@ def run_study(
         )
         outcomes.update({o.name: o for o in done})
     logs = {n: (d if (d / "run.h5").exists() else None) for n, d in dirs.items()}
-    results = evaluate(study, logs, step_map(study, quick))
+    failed = failed_runs(outcomes)
+    results = evaluate(study, logs, step_map(study, quick), failed)
     seconds = time.perf_counter() - t0
     meta = {"quick": quick, "wall_seconds": seconds, "out": str(out)}
-    rep, summ = write_report(study, results, logs, out, meta)
+    rep, summ = write_report(study, results, logs, out, meta, run_table(study, outcomes, quick))
     return StudyOutcome(results, rep, summ, outcomes, seconds)
