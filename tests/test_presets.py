@@ -283,3 +283,18 @@ def test_toml_only_case_gets_the_searched_preset_in_its_stored_config(tmp_path, 
     # not the global defaults (the preset changed at least the optimizer or iterations)
     defaults = to_dict(SolverConfig())
     assert any(stored["solver"][k] != defaults[k] for k in ("optimizer", "max_iters", "lr"))
+
+
+def test_densegrid_on_euler_2d_interpolates_with_smoothstep():
+    """The pressure projection fits a Laplacian: the Euler 2D dense grid gets the smoothstep
+    encoding (second derivatives inside a cell); 1D advection keeps linear."""
+    d, presets = resolved("vortex_pair", ["representation.kind=densegrid"])
+    assert d["representation"]["interpolation"] == "smoothstep"
+    assert presets == ["presets/densegrid.toml:euler.2d"]
+    d, _ = resolved(
+        "vortex_pair",
+        ["representation.kind=densegrid", "representation.densegrid.interpolation=linear"],
+    )
+    assert d["representation"]["interpolation"] == "linear"  # --set wins over the preset
+    d, _ = resolved("advection1d", ["representation.kind=densegrid"])
+    assert d["representation"]["interpolation"] == "linear"
