@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from insr import compare
 from insr.errors import UsageError
 from insr.paths import config_glob
@@ -88,6 +90,34 @@ def step_map(study: Study, quick: bool) -> Callable[[str, int], int]:
     return mapping
 
 
+def estimate_seconds(study: Study, logs: dict[str, Path | None], full: bool = True) -> float | None:
+    """Estimated one-worker seconds of every run at the full (``full``) or quick step counts,
+    from the logged per-step wall times: step 0's plus the mean of the later steps' times
+    the step count. None when a run has no log or a step count > 0 and no later step to
+    time. An estimate: steps of an evolving run need not cost the same."""
+    from insr.log import RunLogReader
+
+    total = 0.0
+    for name, spec in study.runs.items():
+        path = logs.get(name)
+        if path is None:
+            return None
+        try:
+            with RunLogReader(path) as r:
+                if not r.has("metrics/wall_seconds"):
+                    return None
+                wall = np.asarray(r.series("metrics/wall_seconds"), dtype=float)
+                steps = np.asarray(r.series("step")).astype(int)
+        except UsageError:
+            return None
+        n = spec.steps if full else spec.n_steps(True)
+        if wall.size == 0 or (n > 0 and wall.size < 2):
+            return None
+        per_step = float(np.mean(wall[1:] / np.maximum(np.diff(steps), 1))) if n else 0.0
+        total += float(wall[0]) + n * per_step
+    return total
+
+
 def run_table(
     study: Study, outcomes: dict[str, compare.MemberOutcome], quick: bool
 ) -> list[dict[str, Any]]:
@@ -151,6 +181,8 @@ def run_study(
     failed = failed_runs(outcomes)
     results = evaluate(study, logs, step_map(study, quick), failed)
     seconds = time.perf_counter() - t0
-    meta = {"quick": quick, "wall_seconds": seconds, "out": str(out)}
+    meta: dict[str, Any] = {"quick": quick, "wall_seconds": seconds, "out": str(out)}
+    if quick:
+        meta["estimated_full_seconds_one_worker"] = estimate_seconds(study, logs)
     rep, summ = write_report(study, results, logs, out, meta, run_table(study, outcomes, quick))
     return StudyOutcome(results, rep, summ, outcomes, seconds)

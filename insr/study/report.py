@@ -96,6 +96,14 @@ def write_report(
         f"wall time {meta.get('wall_seconds', 0):.0f} s.",
         "",
     ]
+    est = meta.get("estimated_full_seconds_one_worker")
+    if meta.get("quick") and est is not None:
+        lines += [
+            f"Estimated full study (every run at its full step count): about {est / 3600:.1f} h "
+            "of one worker, from this run's per-step wall times (step 0 + mean later step x "
+            "steps; an estimate); divide by the workers for a lower bound on wall time.",
+            "",
+        ]
     failed = [r for r in runs if not r["complete"]]
     if failed:
         lines += [
