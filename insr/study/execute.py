@@ -139,6 +139,19 @@ def run_table(
     return rows
 
 
+def resume_command(study: Study, out: Path, quick: bool) -> str:
+    """The command that continues an interrupted study."""
+    import shlex
+
+    name = str(study.path) if study.path is not None else study.info.name
+    if study.path is not None:
+        key = study.path.stem.replace("_", "-")
+        if list_studies().get(key) == study.path:  # found by name: give the name
+            name = key
+    q = " --quick" if quick else ""
+    return f"insr study {shlex.quote(name)}{q} --resume --out {shlex.quote(str(out))}"
+
+
 def run_study(
     study: Study,
     out: Path,
@@ -175,6 +188,7 @@ def run_study(
             workers=workers,
             resume=resume,
             report=report,
+            resume_hint=resume_command(study, out, quick),
         )
         outcomes.update({o.name: o for o in done})
     logs = {n: (d if (d / "run.h5").exists() else None) for n, d in dirs.items()}

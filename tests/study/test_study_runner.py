@@ -195,3 +195,17 @@ def test_resume_reruns_a_run_whose_config_changed(tmp_path: Path) -> None:
     assert after["w30"] != before["w30"]  # changed config: run again
     with h5py.File(logs["w30"], "r", locking=False) as h5:
         assert '"omega0": 20.0' in h5.attrs["config"]
+
+
+def test_resume_command_names_the_study_and_its_directory(tmp_path: Path) -> None:
+    from insr.study.execute import resolve_study, resume_command
+
+    shipped = resolve_study("noisy-gradients")
+    assert resume_command(shipped, tmp_path / "a b", True) == (
+        f"insr study noisy-gradients --quick --resume --out '{tmp_path / 'a b'}'"
+    )
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(STUDY)
+    assert resume_command(resolve_study(str(spec)), tmp_path, False) == (
+        f"insr study {spec} --resume --out {tmp_path}"
+    )
