@@ -342,8 +342,9 @@ def _representation(rep_raw: dict[str, Any]) -> RepresentationConfig:
         )
     sub = rep_raw.pop(kind, {})
     # sub-tables of other kinds are kept (a file may configure several) but validated too
-    others_raw = {k: v for k, v in rep_raw.items() if k in REPRESENTATIONS}
-    loose = {k: v for k, v in rep_raw.items() if k not in REPRESENTATIONS}
+    # (a table: densegrid's own `mlp = true` is a flat key, not the `mlp` kind's table)
+    others_raw = {k: v for k, v in rep_raw.items() if k in REPRESENTATIONS and isinstance(v, dict)}
+    loose = {k: v for k, v in rep_raw.items() if k not in others_raw}
     if loose:
         # flat keys (representation.omega0) apply to the selected kind
         sub = merge(sub, loose)

@@ -318,3 +318,19 @@ def test_other_kinds_sub_tables_are_validated_and_kept():
     assert cfg.representation.others["gauss"].sigma == 0.3
     with pytest.raises(ConfigError, match="representation.gauss.sigma"):
         load_config("advection1d", sets=["representation.gauss.sigma=-1"])
+
+
+@pytest.mark.parametrize("kind", ["siren", "gauss", "mlp", "hashgrid", "densegrid", "grid"])
+def test_resolved_config_rebuilds_from_its_stored_dict(kind):
+    """A log stores cfg.as_dict() (flat representation keys); --resume and sweep reuse
+    rebuild it. densegrid's own `mlp = true` once read as the `mlp` kind's table."""
+    from insr.compare import config_difference
+    from insr.config import build_config
+
+    sets = [f"representation.kind={kind}"]
+    if kind == "grid":
+        sets.append("representation.grid.resolution=64")
+    cfg = load_config("vortex_pair" if kind == "densegrid" else "advection1d", sets=sets)
+    again = build_config(cfg.as_dict())
+    assert config_difference(again.as_dict(), cfg.as_dict()) is None
+    assert again.representation.kind == kind

@@ -118,10 +118,29 @@ def estimate_seconds(study: Study, logs: dict[str, Path | None], full: bool = Tr
     return total
 
 
+def _log_seconds(path: Path | None) -> float:
+    """Sum of a log's per-step wall times (0 when there is none)."""
+    from insr.log import RunLogReader
+
+    if path is None:
+        return 0.0
+    try:
+        with RunLogReader(path) as r:
+            if not r.has("metrics/wall_seconds"):
+                return 0.0
+            return float(np.sum(np.asarray(r.series("metrics/wall_seconds"), dtype=float)))
+    except UsageError:
+        return 0.0
+
+
 def run_table(
-    study: Study, outcomes: dict[str, compare.MemberOutcome], quick: bool
+    study: Study,
+    outcomes: dict[str, compare.MemberOutcome],
+    quick: bool,
+    logs: dict[str, Path | None],
 ) -> list[dict[str, Any]]:
-    """One row per run: case, steps, status, fit verdict, wall seconds, reason."""
+    """One row per run: case, steps, status, wall seconds of this invocation and of the
+    log's steps (a run reused by --resume: its earlier time), reason."""
     rows = []
     for name, spec in study.runs.items():
         o = outcomes.get(name)
@@ -132,6 +151,7 @@ def run_table(
                 "steps": spec.n_steps(quick),
                 "status": o.status if o else "not run",
                 "seconds": round(o.seconds, 1) if o else 0.0,
+                "log_seconds": round(_log_seconds(logs.get(name)), 1),
                 "reason": o.reason if o else "",
                 "complete": bool(o and is_complete(o.status)),
             }
@@ -198,5 +218,7 @@ def run_study(
     meta: dict[str, Any] = {"quick": quick, "wall_seconds": seconds, "out": str(out)}
     if quick:
         meta["estimated_full_seconds_one_worker"] = estimate_seconds(study, logs)
-    rep, summ = write_report(study, results, logs, out, meta, run_table(study, outcomes, quick))
+    rep, summ = write_report(
+        study, results, logs, out, meta, run_table(study, outcomes, quick, logs)
+    )
     return StudyOutcome(results, rep, summ, outcomes, seconds)

@@ -131,12 +131,14 @@ def write_report(
         lines += [f"Statement: `{r.statement}` — {r.reason}.", ""]
         lines += [f"![{r.id}]({figures[r.id].name})", ""]
     if runs:
-        lines += ["## Runs", "", "| run | case | steps | status | wall s | note |"]
-        lines += ["|---|---|---|---|---|---|"]
+        lines += ["## Runs", ""]
+        lines += ["| run | case | steps | status | wall s (this call) | log's steps s | note |"]
+        lines += ["|---|---|---|---|---|---|---|"]
         for row in runs:
             lines.append(
                 f"| {row['run']} | {row['case']} | {row['steps']} | {_md_escape(row['status'])} "
-                f"| {row['seconds']:.0f} | {_md_escape(row['reason'])} |"
+                f"| {row['seconds']:.0f} | {row.get('log_seconds', 0.0):.0f} "
+                f"| {_md_escape(row['reason'])} |"
             )
         lines.append("")
     lines += ["## Derived quantities", ""]

@@ -175,6 +175,7 @@ def test_user_study_in_working_directory_step0_only_and_a_failed_run(
     assert "**1 of 3 runs did not complete**" in report and "`broken` failed:" in report
     rows = {row["run"]: row for row in summary["run_outcomes"]}
     assert rows["w5"]["complete"] and rows["w5"]["steps"] == 0 and not rows["broken"]["complete"]
+    assert rows["w5"]["log_seconds"] > 0 and rows["broken"]["log_seconds"] == 0
 
 
 def test_resume_reruns_a_run_whose_config_changed(tmp_path: Path) -> None:
