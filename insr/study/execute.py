@@ -151,7 +151,7 @@ def run_table(
                 "steps": spec.n_steps(quick),
                 "status": o.status if o else "not run",
                 "seconds": round(o.seconds, 1) if o else 0.0,
-                "log_seconds": round(_log_seconds(logs.get(name)), 1),
+                "log_seconds": round(_log_seconds(logs.get(name)), 3),
                 "reason": o.reason if o else "",
                 "complete": bool(o and is_complete(o.status)),
             }
