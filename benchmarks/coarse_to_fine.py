@@ -73,6 +73,7 @@ def common(args: argparse.Namespace, iters: int) -> list[str]:
         f"representation.hashgrid.n_levels={LEVELS}",
         f"derivative.coarse_to_fine_start_levels={START}",
         "solver.optimizer=adam",
+        "solver.lbfgs_history=20",  # the default: presets' L-BFGS history has no effect on Adam
         f"solver.lr={args.lr}",
         f"solver.max_iters={iters}",
         f"solver.samples={args.samples}",

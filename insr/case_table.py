@@ -18,7 +18,9 @@ class CaseConfig:
     pde: str = opt(doc="which equation: a name in the equation registry (insr.equations)")
     domain: list[list[float]] = opt(doc="box [[lo, hi], ...] per axis")
     dt: float = opt(check=positive, doc="time step")
-    steps: int = opt(check=at_least(1), doc="number of time steps after step 0")
+    steps: int = opt(
+        check=at_least(0), doc="number of time steps after step 0 (0: the initial fit only)"
+    )
     initial: dict = opt(doc="initial condition: {family = ..., params...}")
     velocity: dict = opt({}, doc="advection velocity: {kind = constant|rotation|..., ...}")
     boundary: Literal["dirichlet", "none", "wall"] = opt("dirichlet", doc="boundary condition")

@@ -52,7 +52,7 @@ def test_switching_representation_kind_uses_its_defaults():
         (["solver.lr=-1"], "solver.lr"),
         (["solver.max_iters=abc"], "solver.max_iters"),
         (["case.dt=0"], "case.dt"),
-        (["case.steps=0"], "case.steps"),
+        (["case.steps=-1"], "case.steps"),
         (["solver.lr=nan"], "finite"),
         (["representation.kind=sirne"], "did you mean 'siren'"),
         (["derivative.loss=autodif"], "did you mean 'autodiff'"),
@@ -296,3 +296,19 @@ def test_shipped_cases_use_no_deprecated_keys(capsys):
     for case in list_cases():
         load_config(case)
     assert "deprecated" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["siren", "gauss", "mlp", "hashgrid", "densegrid", "grid"])
+def test_resolved_config_rebuilds_from_its_stored_dict(kind):
+    """A log stores cfg.as_dict() (flat representation keys); --resume and sweep reuse
+    rebuild it. densegrid's own `mlp = true` once read as the `mlp` kind's table."""
+    from insr.compare import config_difference
+    from insr.config import build_config
+
+    sets = [f"representation.kind={kind}"]
+    if kind == "grid":
+        sets.append("representation.grid.resolution=64")
+    cfg = load_config("vortex_pair" if kind == "densegrid" else "advection1d", sets=sets)
+    again = build_config(cfg.as_dict())
+    assert config_difference(again.as_dict(), cfg.as_dict()) is None
+    assert again.representation.kind == kind

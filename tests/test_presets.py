@@ -303,3 +303,19 @@ def test_preset_hint_names_the_presets_used_and_the_kinds_to_try():
     others = h.split("kinds with a preset for advection 1D: ")[1].split(" (")[0].split(", ")
     assert "gauss" not in others and {"siren", "hashgrid"} <= set(others)
     assert set(others) == {p.stem for p in config_mod.PRESETS_DIR.glob("*.toml")} - {"gauss"}
+
+
+def test_densegrid_on_euler_2d_interpolates_with_smoothstep():
+    """The pressure projection fits a Laplacian: the Euler 2D dense grid gets the smoothstep
+    encoding (second derivatives inside a cell); so does 1D advection (its searched preset)."""
+    d, presets = resolved("vortex_pair", ["representation.kind=densegrid"])
+    assert d["representation"]["interpolation"] == "smoothstep"
+    assert presets == ["presets/densegrid.toml:euler.2d"]
+    d, _ = resolved(
+        "vortex_pair",
+        ["representation.kind=densegrid", "representation.densegrid.interpolation=linear"],
+    )
+    assert d["representation"]["interpolation"] == "linear"  # --set wins over the preset
+    d, presets = resolved("advection1d", ["representation.kind=densegrid"])
+    assert d["representation"]["interpolation"] == "smoothstep"
+    assert presets == ["presets/densegrid.toml:advection.1d"]

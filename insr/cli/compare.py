@@ -320,7 +320,7 @@ CompareOutOpt = Annotated[
 ]
 StepsOpt = Annotated[
     Optional[int],  # noqa: UP045
-    typer.Option(help="Time steps of every member (case.steps).", min=1),
+    typer.Option(help="Time steps of every member (case.steps; 0: the initial fit only).", min=0),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")]
 

@@ -57,7 +57,7 @@ def study(
     ] = None,
     workers: Annotated[
         Optional[int],  # noqa: UP045
-        typer.Option(help="Runs in parallel (default: CPU cores)."),
+        typer.Option("--workers", "-j", help="Runs in parallel (default: CPU cores)."),
     ] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Reuse complete runs whose stored config matches.")
@@ -88,3 +88,12 @@ def study(
         console.print(f"wall time {outcome.seconds:.0f} s")
         console.print("report:", highlight=False)
         console.print(str(outcome.report), highlight=False, soft_wrap=True)
+        failed = outcome.failed
+        if failed:
+            from insr.errors import RunFailure
+
+            names = ", ".join(failed)
+            raise RunFailure(
+                f"study: {len(failed)} run(s) did not complete: {names}; the claims that need "
+                f"them are inconclusive (reasons in {outcome.report} and runs/*/sweep.json)"
+            )

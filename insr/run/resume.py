@@ -172,13 +172,13 @@ def plan_resume(
     ck = checkpoint(path)
     last_step = -1 if ck is None else int(ck[1]["step"])
     _check_checkpoint(path, last_step, steps, before)
+    if last_step > cfg.case.steps:
+        raise UsageError(f"case.steps = {cfg.case.steps} is below the {last_step} steps done")
     if is_complete(status) and last_step >= cfg.case.steps:
         raise UsageError(
             f"{path} is already complete ({last_step} of {cfg.case.steps} steps); nothing to "
             "resume (use --steps N to extend it)"
         )
-    if last_step > cfg.case.steps:
-        raise UsageError(f"case.steps = {cfg.case.steps} is below the {last_step} steps done")
     _check_step0_overrides(path, before, _flatten(cfg.as_dict()), last_step, status)
     keep = int(np.searchsorted(steps, last_step, side="right"))
     return ResumePlan(path, cfg, stored, ck, last_step, keep)

@@ -79,15 +79,18 @@ class LogBook:
     """Opens each run's log once and reads quantities from it.
 
     ``logs`` maps run name -> path of its run directory (or None when it has none);
-    ``step_map`` maps (run, full-study step) -> the step to read (``--quick`` scaling).
+    ``step_map`` maps (run, full-study step) -> the step to read (``--quick`` scaling);
+    ``failed`` maps run name -> why it did not complete (the reason a claim names).
     """
 
     def __init__(
         self,
         logs: Mapping[str, Path | None],
         step_map: Callable[[str, int], int] | None = None,
+        failed: Mapping[str, str] | None = None,
     ) -> None:
         self.logs = dict(logs)
+        self.failed = dict(failed or {})
         self.step_map = step_map or (lambda _run, k: k)
         self._readers: dict[str, RunLogReader] = {}
 
@@ -105,6 +108,8 @@ class LogBook:
     def reader(self, run: str) -> RunLogReader:
         if run in self._readers:
             return self._readers[run]
+        if run in self.failed:
+            raise Inconclusive(f"run '{run}' did not complete ({self.failed[run]})")
         path = self.logs.get(run)
         if path is None:
             raise Inconclusive(f"run '{run}' has no log")
@@ -153,11 +158,21 @@ class LogBook:
         return Value(str(q), int(steps[row]), value)
 
 
+def statement_words(c: ClaimSpec) -> str:
+    """A claim's statement in words (what the report shows, whatever the verdict)."""
+    if c.kind == "compare":
+        return f"{c.left} {c.op} {c.factor:g} × {c.right}"
+    if c.kind == "growth":
+        q0 = Quantity.parse(str(c.quantity), c.id)
+        q1 = f"{q0.run}:{q0.name}@{c.to_step}"
+        return f"({q1} − {q0}) / |{q0}| {c.op} {c.threshold:g}"
+    return f"{c.expect} has the {c.order} value among {', '.join(c.candidates)}"
+
+
 def _compare(c: ClaimSpec, book: LogBook) -> tuple[bool, list[Value], str]:
     a = book.read(Quantity.parse(str(c.left), c.id))
     b = book.read(Quantity.parse(str(c.right), c.id))
-    words = f"{c.left} {c.op} {c.factor:g} × {c.right}"
-    return OPS[c.op](a.value, c.factor * b.value), [a, b], words
+    return OPS[c.op](a.value, c.factor * b.value), [a, b], statement_words(c)
 
 
 def _growth(c: ClaimSpec, book: LogBook) -> tuple[bool, list[Value], str]:
@@ -168,17 +183,15 @@ def _growth(c: ClaimSpec, book: LogBook) -> tuple[bool, list[Value], str]:
     if a.value == 0:
         raise Inconclusive(f"{q0} is 0: relative growth undefined")
     growth = (b.value - a.value) / abs(a.value)
-    words = f"({q1} − {q0}) / |{q0}| {c.op} {c.threshold:g}"
     g = Value(f"relative growth {q0.run}:{q0.name}", b.step, growth)
-    return OPS[c.op](growth, c.threshold), [a, b, g], words
+    return OPS[c.op](growth, c.threshold), [a, b, g], statement_words(c)
 
 
 def _best(c: ClaimSpec, book: LogBook) -> tuple[bool, list[Value], str]:
     values = [book.read(Quantity.parse(q, c.id)) for q in c.candidates]
     pick = min if c.order == "lowest" else max
     winner = pick(values, key=lambda v: v.value)
-    words = f"{c.expect} has the {c.order} value among {', '.join(c.candidates)}"
-    return winner.quantity.split(":")[0] == c.expect, values, words
+    return winner.quantity.split(":")[0] == c.expect, values, statement_words(c)
 
 
 #: statement kind -> evaluator (claim, logs) -> (holds, values read, statement in words)
@@ -196,7 +209,7 @@ def evaluate_claim(claim: ClaimSpec, book: LogBook, runs: list[str]) -> ClaimRes
         holds, values, words = STATEMENTS[claim.kind](claim, book)
     except Inconclusive as e:
         res.verdict, res.reason = INCONCLUSIVE, str(e)
-        res.statement = claim.kind
+        res.statement = statement_words(claim)
         return res
     res.statement, res.values = words, values
     res.verdict = REPRODUCED if holds else NOT_REPRODUCED
@@ -208,7 +221,9 @@ def evaluate(
     study: Study,
     logs: Mapping[str, Path | None],
     step_map: Callable[[str, int], int] | None = None,
+    failed: Mapping[str, str] | None = None,
 ) -> list[ClaimResult]:
-    """Every claim of ``study`` evaluated from ``logs`` (run name -> run directory)."""
-    with LogBook(logs, step_map) as book:
+    """Every claim of ``study`` evaluated from ``logs`` (run name -> run directory);
+    ``failed``: runs that did not complete -> why."""
+    with LogBook(logs, step_map, failed) as book:
         return [evaluate_claim(c, book, study.runs_of(c)) for c in study.claims]

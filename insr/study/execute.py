@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from insr import compare
 from insr.errors import UsageError, check_path_length
 from insr.paths import config_glob
@@ -19,6 +21,7 @@ from insr.schema import suggest
 from insr.study.claims import ClaimResult, evaluate
 from insr.study.report import write_report
 from insr.study.spec import Study, load_study
+from insr.verdict import is_complete
 
 
 def list_studies() -> dict[str, Path]:
@@ -55,6 +58,20 @@ class StudyOutcome:
     runs: dict[str, compare.MemberOutcome]
     seconds: float
 
+    @property
+    def failed(self) -> dict[str, str]:
+        """Runs that did not complete (failed, diverged, interrupted...) -> why."""
+        return failed_runs(self.runs)
+
+
+def failed_runs(outcomes: dict[str, compare.MemberOutcome]) -> dict[str, str]:
+    """Runs whose outcome is not a complete log -> status and reason, in words."""
+    return {
+        n: (f"{o.status}: {o.reason}" if o.reason else o.status)
+        for n, o in outcomes.items()
+        if not is_complete(o.status)
+    }
+
 
 def run_dirs(study: Study, out: Path) -> dict[str, Path]:
     """Where each run of ``study`` writes its log."""
@@ -71,6 +88,88 @@ def step_map(study: Study, quick: bool) -> Callable[[str, int], int]:
         return round(k * spec.quick_steps / spec.steps)
 
     return mapping
+
+
+def estimate_seconds(study: Study, logs: dict[str, Path | None], full: bool = True) -> float | None:
+    """Estimated one-worker seconds of every run at the full (``full``) or quick step counts,
+    from the logged per-step wall times: step 0's plus the mean of the later steps' times
+    the step count. None when a run has no log or a step count > 0 and no later step to
+    time. An estimate: steps of an evolving run need not cost the same."""
+    from insr.log import RunLogReader
+
+    total = 0.0
+    for name, spec in study.runs.items():
+        path = logs.get(name)
+        if path is None:
+            return None
+        try:
+            with RunLogReader(path) as r:
+                if not r.has("metrics/wall_seconds"):
+                    return None
+                wall = np.asarray(r.series("metrics/wall_seconds"), dtype=float)
+                steps = np.asarray(r.series("step")).astype(int)
+        except UsageError:
+            return None
+        n = spec.steps if full else spec.n_steps(True)
+        if wall.size == 0 or (n > 0 and wall.size < 2):
+            return None
+        per_step = float(np.mean(wall[1:] / np.maximum(np.diff(steps), 1))) if n else 0.0
+        total += float(wall[0]) + n * per_step
+    return total
+
+
+def _log_seconds(path: Path | None) -> float:
+    """Sum of a log's per-step wall times (0 when there is none)."""
+    from insr.log import RunLogReader
+
+    if path is None:
+        return 0.0
+    try:
+        with RunLogReader(path) as r:
+            if not r.has("metrics/wall_seconds"):
+                return 0.0
+            return float(np.sum(np.asarray(r.series("metrics/wall_seconds"), dtype=float)))
+    except UsageError:
+        return 0.0
+
+
+def run_table(
+    study: Study,
+    outcomes: dict[str, compare.MemberOutcome],
+    quick: bool,
+    logs: dict[str, Path | None],
+) -> list[dict[str, Any]]:
+    """One row per run: case, steps, status, wall seconds of this invocation and of the
+    log's steps (a run reused by --resume: its earlier time), reason."""
+    rows = []
+    for name, spec in study.runs.items():
+        o = outcomes.get(name)
+        rows.append(
+            {
+                "run": name,
+                "case": spec.case,
+                "steps": spec.n_steps(quick),
+                "status": o.status if o else "not run",
+                "seconds": round(o.seconds, 1) if o else 0.0,
+                "log_seconds": round(_log_seconds(logs.get(name)), 3),
+                "reason": o.reason if o else "",
+                "complete": bool(o and is_complete(o.status)),
+            }
+        )
+    return rows
+
+
+def resume_command(study: Study, out: Path, quick: bool) -> str:
+    """The command that continues an interrupted study."""
+    import shlex
+
+    name = str(study.path) if study.path is not None else study.info.name
+    if study.path is not None:
+        key = study.path.stem.replace("_", "-")
+        if list_studies().get(key) == study.path:  # found by name: give the name
+            name = key
+    q = " --quick" if quick else ""
+    return f"insr study {shlex.quote(name)}{q} --resume --out {shlex.quote(str(out))}"
 
 
 def run_study(
@@ -115,11 +214,17 @@ def run_study(
             workers=workers,
             resume=resume,
             report=report,
+            resume_hint=resume_command(study, out, quick),
         )
         outcomes.update({o.name: o for o in done})
     logs = {n: (d if (d / "run.h5").exists() else None) for n, d in dirs.items()}
-    results = evaluate(study, logs, step_map(study, quick))
+    failed = failed_runs(outcomes)
+    results = evaluate(study, logs, step_map(study, quick), failed)
     seconds = time.perf_counter() - t0
-    meta = {"quick": quick, "wall_seconds": seconds, "out": str(out)}
-    rep, summ = write_report(study, results, logs, out, meta)
+    meta: dict[str, Any] = {"quick": quick, "wall_seconds": seconds, "out": str(out)}
+    if quick:
+        meta["estimated_full_seconds_one_worker"] = estimate_seconds(study, logs)
+    rep, summ = write_report(
+        study, results, logs, out, meta, run_table(study, outcomes, quick, logs)
+    )
     return StudyOutcome(results, rep, summ, outcomes, seconds)

@@ -79,8 +79,13 @@ def write_report(
     logs: Mapping[str, Path | None],
     out: Path,
     meta: dict[str, Any],
+    runs: list[dict[str, Any]] | None = None,
 ) -> tuple[Path, Path]:
-    """Write report.md, summary.json and claim-<id>.png into ``out``; return the two paths."""
+    """Write report.md, summary.json and claim-<id>.png into ``out``; return the two paths.
+
+    ``runs``: one row per run (run, case, steps, status, seconds, reason, complete); runs
+    that did not complete are named at the top of the report."""
+    runs = runs or []
     figures = {r.id: claim_figure(r, study, logs, out) for r in results}
     lines = [
         f"# Study: {study.info.name}",
@@ -90,6 +95,24 @@ def write_report(
         f"Mode: {'quick' if meta.get('quick') else 'full'}; "
         f"wall time {meta.get('wall_seconds', 0):.0f} s.",
         "",
+    ]
+    est = meta.get("estimated_full_seconds_one_worker")
+    if meta.get("quick") and est is not None:
+        lines += [
+            f"Estimated full study (every run at its full step count): about {est / 3600:.1f} h "
+            "of one worker, from this run's per-step wall times (step 0 + mean later step x "
+            "steps; an estimate); divide by the workers for a lower bound on wall time.",
+            "",
+        ]
+    failed = [r for r in runs if not r["complete"]]
+    if failed:
+        lines += [
+            f"**{len(failed)} of {len(runs)} runs did not complete** (the claims that need "
+            "them are inconclusive): "
+            + "; ".join(f"`{r['run']}` {r['status']}: {r['reason']}" for r in failed),
+            "",
+        ]
+    lines += [
         "| claim | verdict | statement | numbers | reason |",
         "|---|---|---|---|---|",
     ]
@@ -107,6 +130,17 @@ def write_report(
             lines += [claim.note, ""]
         lines += [f"Statement: `{r.statement}` — {r.reason}.", ""]
         lines += [f"![{r.id}]({figures[r.id].name})", ""]
+    if runs:
+        lines += ["## Runs", ""]
+        lines += ["| run | case | steps | status | wall s (this call) | log's steps s | note |"]
+        lines += ["|---|---|---|---|---|---|---|"]
+        for row in runs:
+            lines.append(
+                f"| {row['run']} | {row['case']} | {row['steps']} | {_md_escape(row['status'])} "
+                f"| {row['seconds']:.0f} | {row.get('log_seconds', 0.0):.0f} "
+                f"| {_md_escape(row['reason'])} |"
+            )
+        lines.append("")
     lines += ["## Derived quantities", ""]
     lines += [f"- `{k}`" for k in [*DERIVED, "gradient_peak_<strategy>"]]
     report = out / "report.md"
@@ -116,6 +150,7 @@ def write_report(
         **meta,
         "study": study.info.name,
         "claims": [asdict(r) for r in results],
+        "run_outcomes": runs,
         "runs": {k: (str(v) if v else None) for k, v in logs.items()},
     }
     summary.write_text(json.dumps(data, indent=2))

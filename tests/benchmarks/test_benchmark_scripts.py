@@ -37,3 +37,24 @@ def test_benchmark_cases_state_no_numerics_and_get_presets(case: Path) -> None:
     assert set(read_toml(case)) <= {"case", "eval"}
     cfg = load_config(str(case))
     assert cfg.run.presets and all(p.startswith("presets/siren.toml:") for p in cfg.run.presets)
+
+
+@pytest.mark.parametrize("case", ["advection1d", "advection2d"])
+def test_coarse_to_fine_members_are_valid_configs(case: str, monkeypatch) -> None:
+    """Every member of benchmarks/coarse_to_fine.py resolves to a config on both cases (a
+    preset key that has no effect under its Adam override was once refused here)."""
+    import argparse
+
+    from insr.config import load_config
+
+    monkeypatch.syspath_prepend(str(BENCH))
+    spec = importlib.util.spec_from_file_location("bench_c2f", BENCH / "coarse_to_fine.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, mod)
+    spec.loader.exec_module(mod)
+    args = argparse.Namespace(init_iters=120, iters=30, samples=400, lr=3e-3, steps=2, threads=1)
+    for name, sets in mod.members(args, 0.02).items():
+        cfg = load_config(case, sets=[*mod.common(args, args.iters), *sets])
+        assert cfg.representation.kind == "hashgrid", name
+        assert cfg.solver.optimizer == "adam" and cfg.solver.init.optimizer == "adam"

@@ -539,7 +539,7 @@ BAD: list[tuple[str, list[str], int, str]] = [
     ("compare-workers-huge", [*C, "--workers", "1000000"], 2, "--workers"),
     ("compare-cpus-zero", [*C, "--cpus-per-member", "0"], 2, "--cpus-per-member"),
     ("compare-cpus-huge", [*C, "--cpus-per-member", "100000"], 2, "--cpus-per-member"),
-    ("compare-steps-zero", [*C[:-1], "0"], 2, "--steps"),
+    ("compare-steps-negative", [*C[:-1], "-1"], 2, "--steps"),
     ("compare-steps-huge", [*C[:-1], HUGE], 2, "below 2**63"),
     ("compare-seeds-text", [*C, "--seeds", "a"], 2, "--seeds"),
     ("compare-seeds-reversed", [*C, "--seeds", "3-1"], 2, "--seeds"),

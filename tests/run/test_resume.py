@@ -451,7 +451,7 @@ BAD = [
     ("dt-negative", [*R, "-s", "case.dt=-0.05"], "case.dt = -0.05"),
     ("dt-inf", [*R, "-s", "case.dt=inf"], "finite"),
     ("lr-nan", [*R, "-s", "solver.lr=nan"], "finite"),
-    ("steps-zero", [*R, "--steps", "0"], "case.steps = 0"),
+    ("steps-minus-one", [*R, "--steps", "-1"], "case.steps = -1"),
     ("steps-negative", [*R, "--steps", "-3"], "case.steps = -3"),
     ("steps-not-int", [*R, "--steps", "abc"], "--steps"),
     ("resolution-1", [*R, "-s", "eval.resolution=1"], "eval.resolution = 1"),

@@ -156,3 +156,29 @@ def test_bad_claims_are_one_line_errors(bad: dict, message: str) -> None:
     with pytest.raises(ConfigError) as e:
         study([bad])
     assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_full_study_estimate_from_per_step_wall_times(tmp_path: Path) -> None:
+    from insr.study.execute import estimate_seconds
+
+    def timed(run_dir: Path, steps: list[int], wall: list[float]) -> Path:
+        w = RunLogWriter.create(run_dir / "run.h5", config={}, axes=[X], attrs={})
+        for k, s in zip(steps, wall, strict=True):
+            w.append({"step": np.asarray(k)}, {"wall_seconds": s})
+        w.close("complete")
+        return run_dir
+
+    runs = {
+        "a": {"case": "advection1d", "steps": 30, "quick_steps": 3},
+        "b": {"case": "advection1d", "steps": 0},
+    }
+    claim = {**COMPARE, "left": "a:wall_seconds@0", "right": "b:wall_seconds@0"}
+    s = parse_study({"study": {"name": "t"}, "run": runs, "claim": [claim]}, "test")
+    logs = {
+        "a": timed(tmp_path / "a", [0, 1, 3], [10.0, 2.0, 8.0]),  # 2 s/step, then 4 s/step
+        "b": timed(tmp_path / "b", [0], [7.0]),
+    }
+    # a: 10 + 30 * mean(2, 8 / 2) = 100; b: its step-0 fit, 7
+    assert estimate_seconds(s, logs) == pytest.approx(107.0)
+    assert estimate_seconds(s, logs, full=False) == pytest.approx(10 + 3 * 3.0 + 7)
+    assert estimate_seconds(s, {**logs, "b": None}) is None
