@@ -160,7 +160,8 @@ class ActivationMLP(Field):
         whole loss. Needs ``x`` and ``v`` without graphs; under ``no_grad`` only the loss
         is computed."""
         v = v.to(x.dtype)
-        h0, scale, params = self.to_symmetric(x), self._sym_scale(x), self._flat_params()
+        h0, scale = self._symmetric_once(x)
+        params = self._flat_params()
         if not torch.is_grad_enabled():
             u, jac, dd, _ = _second_sweep(h0, scale, v, self.acts, params, keep=False)
             return objective(u, jac, dd)[0]
@@ -198,6 +199,18 @@ class ActivationMLP(Field):
         ):
             return SecondOrderMLP.apply(h0, scale, v, self.acts, *params)
         return _second_sweep(h0, scale, v, self.acts, params, keep=False)[:3]
+
+    def _symmetric_once(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(to_symmetric(x), _sym_scale(x))``, remembered for the last ``x`` (its identity
+        and in-place version, as :class:`insr.equations.base.PerSampleSet`): L-BFGS passes
+        the same points on every evaluation of a step."""
+        key = self.__dict__.get("_sym_key")
+        if key is not None and key[0] is x and key[1] == x._version:
+            return self.__dict__["_sym_value"]
+        with torch.no_grad():
+            value = (self.to_symmetric(x), self._sym_scale(x))
+        self.__dict__["_sym_key"], self.__dict__["_sym_value"] = (x, x._version), value
+        return value
 
     def _sym_scale(self, x: torch.Tensor) -> torch.Tensor:
         """``d(symmetric coordinate)/d(physical coordinate)`` per axis, shape ``(d,)``."""
@@ -317,39 +330,40 @@ def _second_sweep_1d(
     keep: bool,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list]:
     """:func:`_second_sweep` for one input axis and one direction (``d = K = 1``), with
-    every stream ``(N, width)``: the same formulas in fewer, larger operations."""
+    every stream ``(N, width)``: the same formulas in fewer, larger operations. The three
+    streams ``h, dh, ddh`` of a layer are stacked into one ``(3N, width)`` tensor so that
+    each linear layer is one matrix product (and the backward reuses the stack)."""
     vc = None if v is None else v.reshape(-1, 1)  # (N, 1) or (1, 1)
+    n = h0.shape[0]
     w1, b1 = params[0], params[1]
     z = torch.addmm(b1, h0, w1.t())
     dz = w1.t() * scale  # (1, width)
     ddz: torch.Tensor | None = None
     saved: list = []
-    h_in: torch.Tensor = h0
-    dh_in: torch.Tensor | None = None
-    ddh_in: torch.Tensor | None = None
+    stack_in: torch.Tensor = h0  # layer 0: h0 only (its dh is constant, its ddh zero)
     h = dh = ddh = z
     for i, act in enumerate(acts):
         if i > 0:
             w, b = params[2 * i], params[2 * i + 1]
-            z = torch.addmm(b, h, w.t())
-            dz = dh @ w.t()
-            ddz = ddh @ w.t()
+            stack_in = torch.cat([h, dh, ddh])
+            out = stack_in @ w.t()
+            z, dz, ddz = out[:n] + b, out[n : 2 * n], out[2 * n :]
         dzv = dz if vc is None else vc * dz
         a, s1 = act.value_and_slope(z)
         s2 = act.curvature(z, a, s1)
         dh = s1 * dz
-        ddh = s2 * (dzv * dzv)
-        if ddz is not None:
-            ddh = ddh + s1 * ddz
+        dzv2 = dzv * dzv
+        ddh = s2 * dzv2 if ddz is None else torch.addcmul(s2 * dzv2, s1, ddz)
         if keep:
-            saved.append((h_in, dh_in, ddh_in, z, dz, ddz, dzv, a, s1, s2))
+            saved.append((stack_in, z, dz, ddz, dzv, dzv2, a, s1, s2))
         h = a
-        h_in, dh_in, ddh_in = h, dh, ddh
     wo, bo = params[-2], params[-1]
-    u = torch.addmm(bo, h, wo.t())
-    jac = (dh @ wo.t()).unsqueeze(-1)  # (N, c, 1)
-    dd = (ddh @ wo.t()).unsqueeze(1)  # (N, 1, c)
-    return u, jac, dd, saved + [(h, dh, ddh)]
+    stack = torch.cat([h, dh, ddh])
+    out = stack @ wo.t()
+    u = out[:n] + bo
+    jac = out[n : 2 * n].unsqueeze(-1)  # (N, c, 1)
+    dd = out[2 * n :].unsqueeze(1)  # (N, 1, c)
+    return u, jac, dd, saved + [(h, dh, ddh, stack)]
 
 
 def _second_backward_1d(
@@ -362,30 +376,33 @@ def _second_backward_1d(
     gjac: torch.Tensor,
     gdd: torch.Tensor,
 ) -> list[torch.Tensor]:
-    """:func:`second_sweep_backward` for :func:`_second_sweep_1d`."""
+    """:func:`second_sweep_backward` for :func:`_second_sweep_1d`: the upstream gradients
+    of a layer's three streams are stacked like the streams, so ``gW = G^T S`` and
+    ``(gh, gdh, gddh) = G W`` are one product each."""
     vc = None if v is None else v.reshape(-1, 1)
-    *hidden, (h, dh, ddh) = layers
+    *hidden, (_, _, _, stack) = layers
+    n = gu.shape[0]
     grads: list[torch.Tensor] = [gu] * len(params)  # placeholders, all overwritten
-    wo = params[-2]
-    gj, gd = gjac[:, :, 0], gdd[:, 0, :]
-    grads[-2] = gu.t() @ h + gj.t() @ dh + gd.t() @ ddh
+    g = torch.cat([gu, gjac[:, :, 0], gdd[:, 0, :]])
+    grads[-2] = g.t() @ stack
     grads[-1] = gu.sum(0)
-    gh, gdh, gddh = gu @ wo, gj @ wo, gd @ wo
+    gs = g @ params[-2]
+    gh, gdh, gddh = gs[:n], gs[n : 2 * n], gs[2 * n :]
     for i in range(len(acts) - 1, -1, -1):
-        h_in, dh_in, ddh_in, z, dz, ddz, dzv, a, s1, s2 = hidden[i]
+        stack_in, z, dz, ddz, dzv, dzv2, a, s1, s2 = hidden[i]
         s3 = acts[i].third(z, a, s1, s2)
-        curv = gdh * dz if ddz is None else gdh * dz + gddh * ddz
-        gz = gh * s1 + s2 * curv + s3 * (gddh * (dzv * dzv))
+        curv = gdh * dz if ddz is None else torch.addcmul(gdh * dz, gddh, ddz)
+        gz = torch.addcmul(torch.addcmul(gh * s1, s2, curv), s3, gddh * dzv2)
         gdzv = (2.0 * gddh) * (s2 * dzv)
-        gdz = gdh * s1 + (gdzv if vc is None else vc * gdzv)
+        gdz = gdh * s1 + gdzv if vc is None else torch.addcmul(gdh * s1, vc, gdzv)
         grads[2 * i + 1] = gz.sum(0)
         if i > 0:
-            w = params[2 * i]
-            gddz = gddh * s1
-            grads[2 * i] = gz.t() @ h_in + gdz.t() @ dh_in + gddz.t() @ ddh_in
-            gh, gdh, gddh = gz @ w, gdz @ w, gddz @ w
+            g = torch.cat([gz, gdz, gddh * s1])
+            grads[2 * i] = g.t() @ stack_in
+            gs = g @ params[2 * i]
+            gh, gdh, gddh = gs[:n], gs[n : 2 * n], gs[2 * n :]
         else:
-            grads[0] = gz.t() @ h_in + gdz.sum(0).unsqueeze(1) * scale
+            grads[0] = gz.t() @ stack_in + gdz.sum(0).unsqueeze(1) * scale
     return grads
 
 
@@ -507,7 +524,11 @@ class SecondOrderObjective(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g):
-        return (None, None, None, None, None, *(g * gp for gp in ctx.saved_tensors))
+        grads = ctx.saved_tensors
+        # ``loss.backward()`` seeds 1: the saved gradients as they are (exact), no products
+        if not (g.device.type == "cpu" and g.item() == 1.0):
+            grads = tuple(g * gp for gp in grads)
+        return (None, None, None, None, None, *grads)
 
     @staticmethod
     def gradcheck_inputs() -> tuple:
