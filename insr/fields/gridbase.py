@@ -216,17 +216,14 @@ class GridField(Field):
         """
         n, d = x.shape
         k = self._active
-        u_raw = self.to_unit(x)
-        inside = ((u_raw >= 0.0) & (u_raw <= 1.0)).to(x.dtype)  # (N, d)
-        du_dx = inside * self.unit_scale(x.dtype).to(x.device)  # (N, d)
         if k == 0:
             feat = x.new_zeros((0, n, self.n_features_per_level))
             dfeat = x.new_zeros((0, d, n, self.n_features_per_level))
         else:
-            feat, maybe_dfeat = self._encode(u_raw.clamp(0.0, 1.0), k, with_grad=True)
-            assert maybe_dfeat is not None  # with_grad=True always returns it
-            dfeat = maybe_dfeat
-            dfeat = dfeat * du_dx.t().unsqueeze(0).unsqueeze(-1)  # (k, d, N, F)
+            rows, w, dw = self._cell_weights_once(x, k)
+            feat, maybe_dfeat = interpolate_levels(self.table, rows, w, dw)
+            assert maybe_dfeat is not None  # dw given: always returned
+            dfeat = maybe_dfeat  # (k, d, N, F)
         if self.head is None:
             if k == 0:
                 z = x.new_zeros((n, self.out_features))
@@ -243,6 +240,38 @@ class GridField(Field):
         u = self.head(h)
         jac = (dh @ self.head.weight.t()).transpose(1, 2)
         return u, jac
+
+    def _cell_weights_once(
+        self, x: torch.Tensor, k: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Table rows ``(k, C, N)``, corner weights ``(k, C, N)`` and their derivatives
+        w.r.t. physical ``x`` ``(k, d, C, N)`` (``dt/du = scale_l``, ``du/dx = 1/(hi - lo)``
+        inside the box, 0 where the clamp is active) of levels ``0..k-1`` at ``x``.
+
+        They depend on the points only, not on the table or the head: remembered for the
+        last ``x`` (its identity and in-place version, as :class:`insr.equations.base.
+        PerSampleSet`) and ``k``, so L-BFGS, which passes the same points on every
+        evaluation of a step, computes them once per step."""
+        key = self.__dict__.get("_cells_key")
+        if self.cell_cache and key is not None and key[0] is x and key[1:] == (x._version, k):
+            return self.__dict__["_cells_value"]
+        with torch.no_grad():
+            u_raw = self.to_unit(x)
+            inside = ((u_raw >= 0.0) & (u_raw <= 1.0)).to(x.dtype)  # (N, d)
+            du_dx = inside * self.unit_scale(x.dtype).to(x.device)  # (N, d)
+            rows, t, scale = self._cells(u_raw.clamp(0.0, 1.0), k)
+            w, dw = corner_weights(t, self.interpolation, True)
+            assert dw is not None
+            n, d = x.shape
+            dw = dw * (scale.view(k, 1, 1, 1) * du_dx.t().reshape(1, d, 1, n))
+        value = (rows, w, dw)
+        if self.cell_cache:
+            self.__dict__["_cells_key"], self.__dict__["_cells_value"] = (x, x._version, k), value
+        return value
+
+    #: remember rows and weights per sample set (False: every call recomputes, the path
+    #: before; kept measurable by ``benchmarks/perf.py``)
+    cell_cache: bool = True
 
     # ------------------------------------------------------------------ Laplacian
     @property

@@ -190,3 +190,41 @@ def test_default_advection1d_loss_runs_the_hand_written_backward(monkeypatch, fu
     loss.backward()
     assert ("SecondOrderObjective" in type(loss.grad_fn).__name__) == fused
     assert calls == ([] if fused else [1])
+
+
+def test_objective_symmetric_coordinates_follow_the_points():
+    """directional_objective remembers the symmetric coordinates of the last points: the
+    same points again, then the points changed in place, then new points each give what
+    a fresh copy of them gives (a stale memo would give the old points' loss), and a
+    seed other than 1 scales the gradient."""
+    f = _field("siren", {"hidden_layers": 2, "hidden_features": 6}, 1)
+    x = _points(1)
+    v = _direction("per-point", x.shape[0], 1)
+
+    def objective(u, jac, dd):
+        return (u * u).sum() + jac.sum() + (dd * dd).sum(), (
+            2.0 * u,
+            torch.ones_like(jac),
+            2.0 * dd,
+        )
+
+    def both(points):
+        loss = f.directional_objective(points, v, objective)  # type: ignore[operator]
+        return loss, torch.autograd.grad(3.0 * loss, list(f.parameters()))
+
+    first = both(x)
+    fresh = both(x.clone())
+    assert torch.equal(both(x)[0], first[0]) and torch.equal(fresh[0], first[0])
+    with torch.no_grad():
+        x.mul_(0.5)
+    moved, expect = both(x), both(x.clone())
+    assert not torch.equal(moved[0], first[0])
+    assert torch.equal(moved[0], expect[0])
+    for a, b in zip(moved[1], expect[1], strict=True):
+        assert torch.equal(a, b)
+    seeded = torch.autograd.grad(
+        f.directional_objective(x, v, objective),  # type: ignore[operator]
+        list(f.parameters()),
+    )
+    for a, b in zip(moved[1], seeded, strict=True):
+        assert torch.allclose(a, 3.0 * b, rtol=1e-12, atol=0)
