@@ -60,6 +60,7 @@ from insr.run import Run  # noqa: E402
 from insr.stepper import optimize  # noqa: E402
 
 PATHS = ("ours", "before")
+OURS_COMPILED = "ours with `run.compile = true`: the same pass under torch.compile"
 OURS_LOSS = (
     "ours: loss + gradient in one hand-written pass (SecondOrderObjective), previous "
     "terms once per sample set, boundary rows in the sweep"
@@ -121,6 +122,21 @@ def loss_fn(
         problem.loss(x.clone() if fresh else x).backward()
 
     return one
+
+
+def compiled_loss_fn() -> Callable:
+    """:func:`loss_fn` of ours with ``run.compile = true`` (the fused Padé pass under
+    ``torch.compile``); compiled by the first call (the warm-up of :func:`interleaved`)."""
+    one = loss_fn("advection1d", "ours")
+
+    def call() -> None:
+        ActivationMLP.compiled = True
+        try:
+            one()
+        finally:
+            ActivationMLP.compiled = False
+
+    return call
 
 
 def limit_fn(compiled: bool) -> tuple[Callable, float, float]:
@@ -312,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
         "separate boundary pass": loss_fn("advection1d", "before"),
         OURS_LOSS: loss_fn("advection1d", "ours"),
     }
+    if not a.no_compile:
+        fns[OURS_COMPILED] = compiled_loss_fn()
     eager, _, diff_e = limit_fn(compiled=False)
     fns["limit, eager: loss + gradient by hand, no autograd"] = eager
     compile_s = diff_c = float("nan")
@@ -376,6 +394,10 @@ def main(argv: list[str] | None = None) -> int:
     say(f"## `insr run advection1d` (defaults), {a.steps} steps per path, fresh processes")
     say()
     runs = {name: case_run(name, "advection1d", a.steps, []) for name in PATHS}
+    if not a.no_compile:
+        runs["ours, run.compile = true"] = case_run(
+            "ours", "advection1d", a.steps, ["run.compile=true"]
+        )
     say(
         "| code path | step 0 s | s/step (1..) | wall s | extrapolated 240 steps s "
         "| step-10 grad. rel. err. autodiff / fd | max\\|u-u*\\| last |"
@@ -399,6 +421,19 @@ def main(argv: list[str] | None = None) -> int:
         f"{runs['ours']['total_seconds'] / runs['before']['total_seconds']:.2f}× wall."
     )
     say()
+    rc = runs.get("ours, run.compile = true")
+    if rc is not None:
+        wall = rc["metrics"]["wall_seconds"]
+        later = statistics.mean(wall[2:]) if len(wall) > 2 else float("nan")
+        gain = runs["ours"]["seconds_per_step"] - later
+        say(
+            f"run.compile = true compiles in step 1 (step 1: {wall[1]:.2f} s, steps 2..: "
+            f"{later:.3f} s/step, ours / compiled per step after the compile: "
+            f"{later / runs['ours']['seconds_per_step']:.2f}×); the compile pays after about "
+            f"{(wall[1] - later) / gain if gain > 0 else float('inf'):.0f} steps "
+            "(its s/step and extrapolation above include the compile)."
+        )
+        say()
     if a.ref_iters > 0:
         reference_recipe(runs["ours"], a.ref_iters, say)
     if a.full:

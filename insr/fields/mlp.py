@@ -167,7 +167,13 @@ class ActivationMLP(Field):
             return objective(u, jac, dd)[0]
         if x.requires_grad or v.requires_grad:
             raise ValueError("directional_objective: x and v must not require grad")
-        return SecondOrderObjective.apply(h0, scale, v, self.acts, objective, *params)
+        # run.compile: the same pass under torch.compile
+        obj = (
+            _CompiledObjective(objective, tuple(a.key for a in self.acts))
+            if self.compiled
+            else objective
+        )
+        return SecondOrderObjective.apply(h0, scale, v, self.acts, obj, *params)
 
     def closed_laplacian(
         self, x: torch.Tensor, create_graph: bool = False
@@ -515,9 +521,10 @@ class SecondOrderObjective(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, h0, scale, v, acts, objective, *params):
-        u, jac, dd, saved = _second_sweep(h0, scale, v, acts, params, keep=True)
-        loss, (gu, gjac, gdd) = objective(u, jac, dd)
-        grads = second_sweep_backward(saved, params, scale, v, acts, gu, gjac, gdd)
+        if isinstance(objective, _CompiledObjective):
+            loss, grads = _compiled_objective(objective.key)(h0, scale, v, objective.fn, *params)
+        else:
+            loss, grads = _objective_and_gradients(h0, scale, v, acts, objective, params)
         ctx.save_for_backward(*grads)
         return loss
 
@@ -535,6 +542,41 @@ class SecondOrderObjective(torch.autograd.Function):
         """:meth:`SecondOrderMLP.gradcheck_inputs` with a sum-of-squares objective."""
         h0, scale, v, acts, *params = SecondOrderMLP.gradcheck_inputs()
         return (h0, scale, v, acts, _square_objective, *params)
+
+
+def _objective_and_gradients(
+    h0: torch.Tensor,
+    scale: torch.Tensor,
+    v: torch.Tensor | None,
+    acts: Sequence,
+    objective: Callable,
+    params: Sequence[torch.Tensor],
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """``objective``'s loss of :func:`_second_sweep` and its parameter gradient by hand."""
+    u, jac, dd, saved = _second_sweep(h0, scale, v, acts, params, keep=True)
+    loss, (gu, gjac, gdd) = objective(u, jac, dd)
+    return loss, second_sweep_backward(saved, params, scale, v, acts, gu, gjac, gdd)
+
+
+@dataclass(frozen=True)
+class _CompiledObjective:
+    """An objective for :class:`SecondOrderObjective` to run under ``torch.compile``
+    (``run.compile``): ``fn`` and the activation stack's ``key``."""
+
+    fn: Callable
+    key: tuple
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled_objective(key: tuple) -> Callable:
+    """:func:`_objective_and_gradients` compiled once per activation stack; the
+    objective is an argument (a new closure per step, same code: no recompilation)."""
+    acts = [ACTIVATIONS[k[0]](*k[1:]) for k in key]
+
+    def run(h0: torch.Tensor, scale: torch.Tensor, v: torch.Tensor, objective, *params):
+        return _objective_and_gradients(h0, scale, v, acts, objective, params)
+
+    return torch.compile(run, dynamic=False)
 
 
 @functools.lru_cache(maxsize=16)
