@@ -138,27 +138,25 @@ def pade_objective(
     and ``gu = 2 wb (u_b - g) / |u_b|``, ``gJ = gdd = 0`` on the boundary rows.
     """
 
-    # once per sample set: ``half v + twelfth w`` carries both J terms of ``r`` and of
-    # ``gJ``; the boundary rows of ``v`` and ``w`` are zero, so they drop out of ``gJ``
-    vw = half * v if w is None else half * v + twelfth * w  # (N_all, d)
-    vw_n, vw_e = vw[:n], vw.unsqueeze(1)
-    one_axis = v.shape[1] == 1
-    m12 = torch.zeros(v.shape[0], 1, dtype=v.dtype, device=v.device)
-    m12[:n] = twelfth  # gdd: twelfth gu on the interior rows, 0 on the boundary
-
     def objective(u: torch.Tensor, jac: torch.Tensor, dd: torch.Tensor) -> tuple:
-        jn = jac[:n]
-        j_term = jn[:, :, 0] * vw_n if one_axis else (jn * vw_n.unsqueeze(1)).sum(-1)
-        r = torch.add(u[:n] + j_term, dd[:n, 0], alpha=twelfth) + rest
+        du = (jac * v.unsqueeze(1)).sum(-1)
+        ddu = dd[:, 0] if w is None else dd[:, 0] + (jac * w.unsqueeze(1)).sum(-1)
+        r = u[:n] + half * du[:n] + twelfth * ddu[:n] + rest
         gr = (2.0 / r.numel()) * r
         loss = (r * r).mean()
+        zero = torch.zeros_like(u[n:])
         if u.shape[0] > n:
             ub = u[n:] - g
             loss = loss + wb * (ub * ub).mean()
             gu = torch.cat([gr, (2.0 * wb / ub.numel()) * ub])
         else:
             gu = gr
-        return loss, (gu, gu.unsqueeze(-1) * vw_e, (gu * m12).unsqueeze(1))
+        g_du = torch.cat([half * gr, zero])
+        g_ddu = torch.cat([twelfth * gr, zero])
+        gjac = g_du.unsqueeze(-1) * v.unsqueeze(1)
+        if w is not None:
+            gjac = gjac + g_ddu.unsqueeze(-1) * w.unsqueeze(1)
+        return loss, (gu, gjac, g_ddu.unsqueeze(1))
 
     return objective
 
