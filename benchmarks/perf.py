@@ -17,8 +17,15 @@ Code paths (switched per call, so alternatives can be interleaved in one process
   backward), the previous field re-evaluated on every loss evaluation
   (``PerSampleSet.enabled = False``), autograd over the loss terms and a separate
   boundary forward (``Advection.fused_objective = fuse_boundary = False``) and the wall
-  gradient taken with a graph to ``x`` (autograd through the first-order sweep), i.e.
-  main before this work.
+  gradient taken with a graph to ``x`` (autograd through the first-order sweep), and the
+  grid fields' rows and weights recomputed on every call (``GridField.cell_cache =
+  False``), i.e. main before this work -- except for code both paths share: the second
+  round's 1D sweep (stacked streams, :func:`insr.fields.mlp._second_sweep_1d`) and 1D grid
+  head run on both, so ``before`` is faster than the original main and ours / before
+  understates the gain.
+- **ours with run.compile** (default loss and advection1d runs): ours with
+  ``run.compile = true`` (the fused Padé pass under ``torch.compile``; compile time
+  inside the runs' step 0 and 1).
 - **limit** (default loss only): the same loss and gradient written out by hand -- the
   forward sweep, the loss's gradient w.r.t. ``(u, J, v^T H v)`` and
   :func:`insr.fields.mlp.second_sweep_backward`, no autograd at all -- eager and under
