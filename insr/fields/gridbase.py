@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from insr.fields.base import Field
+from insr.fields.base import Field, SampleMemo
 from insr.fields.interp import (
     corner_curvatures,
     corner_weights,
@@ -251,9 +251,10 @@ class GridField(Field):
         last ``x`` (its identity and in-place version, as :class:`insr.equations.base.
         PerSampleSet`) and ``k``, so L-BFGS, which passes the same points on every
         evaluation of a step, computes them once per step."""
-        key = self.__dict__.get("_cells_key")
-        if self.cell_cache and key is not None and key[0] is x and key[1:] == (x._version, k):
-            return self.__dict__["_cells_value"]
+        memo = self.__dict__.setdefault("_cells_memo", SampleMemo())
+        cached = memo.get(x, (k,)) if self.cell_cache else None
+        if cached is not None:
+            return cached
         with torch.no_grad():
             u_raw = self.to_unit(x)
             inside = ((u_raw >= 0.0) & (u_raw <= 1.0)).to(x.dtype)  # (N, d)
@@ -264,9 +265,7 @@ class GridField(Field):
             n, d = x.shape
             dw = dw * (scale.view(k, 1, 1, 1) * du_dx.t().reshape(1, d, 1, n))
         value = (rows, w, dw)
-        if self.cell_cache:
-            self.__dict__["_cells_key"], self.__dict__["_cells_value"] = (x, x._version, k), value
-        return value
+        return memo.put(x, value, (k,)) if self.cell_cache else value
 
     #: remember rows and weights per sample set (False: every call recomputes, the path
     #: before; kept measurable by ``benchmarks/perf.py``)

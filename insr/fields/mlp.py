@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from insr.fields.activations import ACTIVATIONS, Gauss, Sine, Softplus, Tanh
-from insr.fields.base import Field
+from insr.fields.base import Field, SampleMemo
 from insr.schema import ConfigError, at_least, opt, positive
 
 
@@ -210,13 +210,12 @@ class ActivationMLP(Field):
         """``(to_symmetric(x), _sym_scale(x))``, remembered for the last ``x`` (its identity
         and in-place version, as :class:`insr.equations.base.PerSampleSet`): L-BFGS passes
         the same points on every evaluation of a step."""
-        key = self.__dict__.get("_sym_key")
-        if key is not None and key[0] is x and key[1] == x._version:
-            return self.__dict__["_sym_value"]
+        memo = self.__dict__.setdefault("_sym_memo", SampleMemo())
+        value = memo.get(x)
+        if value is not None:
+            return value
         with torch.no_grad():
-            value = (self.to_symmetric(x), self._sym_scale(x))
-        self.__dict__["_sym_key"], self.__dict__["_sym_value"] = (x, x._version), value
-        return value
+            return memo.put(x, (self.to_symmetric(x), self._sym_scale(x)))
 
     def _sym_scale(self, x: torch.Tensor) -> torch.Tensor:
         """``d(symmetric coordinate)/d(physical coordinate)`` per axis, shape ``(d,)``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 
@@ -407,6 +408,10 @@ def test_cell_weights_once_per_sample_set(kind: str, d: int) -> None:
     expect = f.value_and_jacobian(x.clone())
     assert not torch.equal(moved[0], first[0])
     for a, b in zip(moved, expect, strict=True):
+        assert torch.equal(a, b)
+    copied = copy.deepcopy(f)  # the previous step's frozen copy starts without the memo
+    assert copied.__dict__["_cells_memo"].key is None
+    for a, b in zip(copied.value_and_jacobian(x), moved, strict=True):
         assert torch.equal(a, b)
     f.set_active_levels(2)
     coarse = f.value_and_jacobian(x)

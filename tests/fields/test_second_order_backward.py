@@ -5,6 +5,8 @@ derivatives along directions or the axes), in float64, against plain autograd th
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -217,6 +219,7 @@ def test_objective_symmetric_coordinates_follow_the_points():
     assert torch.equal(both(x)[0], first[0]) and torch.equal(fresh[0], first[0])
     with torch.no_grad():
         x.mul_(0.5)
+    assert copy.deepcopy(f).__dict__["_sym_memo"].key is None  # copies start empty
     moved, expect = both(x), both(x.clone())
     assert not torch.equal(moved[0], first[0])
     assert torch.equal(moved[0], expect[0])
