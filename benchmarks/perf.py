@@ -17,8 +17,15 @@ Code paths (switched per call, so alternatives can be interleaved in one process
   backward), the previous field re-evaluated on every loss evaluation
   (``PerSampleSet.enabled = False``), autograd over the loss terms and a separate
   boundary forward (``Advection.fused_objective = fuse_boundary = False``) and the wall
-  gradient taken with a graph to ``x`` (autograd through the first-order sweep), i.e.
-  main before this work.
+  gradient taken with a graph to ``x`` (autograd through the first-order sweep), and the
+  grid fields' rows and weights recomputed on every call (``GridField.cell_cache =
+  False``), i.e. main before this work -- except for code both paths share: the second
+  round's 1D sweep (stacked streams, :func:`insr.fields.mlp._second_sweep_1d`) and 1D grid
+  head run on both, so ``before`` is faster than the original main and ours / before
+  understates the gain.
+- **ours with run.compile** (default loss and advection1d runs): ours with
+  ``run.compile = true`` (the fused Padé pass under ``torch.compile``; compile time
+  inside the runs' step 0 and 1).
 - **limit** (default loss only): the same loss and gradient written out by hand -- the
   forward sweep, the loss's gradient w.r.t. ``(u, J, v^T H v)`` and
   :func:`insr.fields.mlp.second_sweep_backward`, no autograd at all -- eager and under
@@ -54,11 +61,17 @@ import insr  # noqa: E402,F401  (OpenMP defaults before torch loads)
 from benchmarks.common import config, interleaved  # noqa: E402
 from insr.equations import advection, fluid  # noqa: E402
 from insr.equations.base import PerSampleSet  # noqa: E402
+from insr.fields.gridbase import GridField  # noqa: E402
 from insr.fields.mlp import ActivationMLP, _second_sweep, second_sweep_backward  # noqa: E402
 from insr.run import Run  # noqa: E402
 from insr.stepper import optimize  # noqa: E402
 
 PATHS = ("ours", "before")
+OURS_COMPILED = "ours with `run.compile = true`: the same pass under torch.compile"
+OURS_LOSS = (
+    "ours: loss + gradient in one hand-written pass (SecondOrderObjective), previous "
+    "terms once per sample set, boundary rows in the sweep"
+)
 _CLOSED_LAPLACIAN = ActivationMLP.closed_laplacian
 _GRAD_P = fluid._grad_p
 
@@ -79,6 +92,7 @@ def set_path(name: str) -> None:
     advection.Advection.fuse_boundary = on
     advection.Advection.fused_objective = on
     fluid._grad_p = _GRAD_P if on else _grad_p_before
+    GridField.cell_cache = on
 
 
 @contextlib.contextmanager
@@ -98,9 +112,12 @@ def _step_problems(case: str, sets: list[str]):
     return cfg, run, list(run.equation.step_problems(1, cfg.case.dt, cfg.case.dt))
 
 
-def loss_fn(case: str, name: str, sets: list[str] | None = None, stage: int = 0) -> Callable:
+def loss_fn(
+    case: str, name: str, sets: list[str] | None = None, stage: int = 0, fresh: bool = False
+) -> Callable:
     """One loss evaluation + parameter gradient of sub-problem ``stage`` of step 1 on one
-    fixed sample set (as inside L-BFGS), on code path ``name``."""
+    fixed sample set (as inside L-BFGS), on code path ``name``; ``fresh``: the same
+    points as a new tensor on every call (as Adam's resampling: no per-sample-set reuse)."""
     with path(name):
         _, _, problems = _step_problems(case, sets or [])
     problem = problems[stage]
@@ -109,9 +126,24 @@ def loss_fn(case: str, name: str, sets: list[str] | None = None, stage: int = 0)
     def one() -> None:
         set_path(name)
         problem.field.zero_grad(set_to_none=True)
-        problem.loss(x).backward()
+        problem.loss(x.clone() if fresh else x).backward()
 
     return one
+
+
+def compiled_loss_fn() -> Callable:
+    """:func:`loss_fn` of ours with ``run.compile = true`` (the fused Padé pass under
+    ``torch.compile``); compiled by the first call (the warm-up of :func:`interleaved`)."""
+    one = loss_fn("advection1d", "ours")
+
+    def call() -> None:
+        ActivationMLP.compiled = True
+        try:
+            one()
+        finally:
+            ActivationMLP.compiled = False
+
+    return call
 
 
 def limit_fn(compiled: bool) -> tuple[Callable, float, float]:
@@ -301,9 +333,10 @@ def main(argv: list[str] | None = None) -> int:
     fns = {
         "before: autograd through the closed-form sweep, previous field every call, "
         "separate boundary pass": loss_fn("advection1d", "before"),
-        "ours: loss + gradient in one hand-written pass (SecondOrderObjective), previous "
-        "terms once per sample set, boundary rows in the sweep": loss_fn("advection1d", "ours"),
+        OURS_LOSS: loss_fn("advection1d", "ours"),
     }
+    if not a.no_compile:
+        fns[OURS_COMPILED] = compiled_loss_fn()
     eager, _, diff_e = limit_fn(compiled=False)
     fns["limit, eager: loss + gradient by hand, no autograd"] = eager
     compile_s = diff_c = float("nan")
@@ -354,11 +387,24 @@ def main(argv: list[str] | None = None) -> int:
         f"{lb['ours']['ms_per_eval'] / lb['before']['ms_per_eval']:.2f}×"
     )
     say()
+    own = lb["ours"]["ms_per_eval"] - ms[OURS_LOSS]
+    say(
+        f"L-BFGS's own work per evaluation (ours, default history): {own:.3f} ms = "
+        "ms/evaluation above minus one loss + gradient (first table) = "
+        f"{100 * own / lb['ours']['ms_per_eval']:.0f} % of an evaluation; an L-BFGS that "
+        f"cost nothing would make an evaluation {lb['ours']['ms_per_eval'] / ms[OURS_LOSS]:.2f}× "
+        "cheaper (the bar for replacing torch's L-BFGS by a flat-parameter one is 1.5×)."
+    )
+    say()
 
     # 3. advection1d runs
     say(f"## `insr run advection1d` (defaults), {a.steps} steps per path, fresh processes")
     say()
     runs = {name: case_run(name, "advection1d", a.steps, []) for name in PATHS}
+    if not a.no_compile:
+        runs["ours, run.compile = true"] = case_run(
+            "ours", "advection1d", a.steps, ["run.compile=true"]
+        )
     say(
         "| code path | step 0 s | s/step (1..) | wall s | extrapolated 240 steps s "
         "| step-10 grad. rel. err. autodiff / fd | max\\|u-u*\\| last |"
@@ -382,12 +428,31 @@ def main(argv: list[str] | None = None) -> int:
         f"{runs['ours']['total_seconds'] / runs['before']['total_seconds']:.2f}× wall."
     )
     say()
+    rc = runs.get("ours, run.compile = true")
+    if rc is not None:
+        wc, wo = rc["metrics"]["wall_seconds"], runs["ours"]["metrics"]["wall_seconds"]
+        # steps 2 .. second to last: after both compiles (step 0: the fit's sweep, step 1:
+        # the step objective), before the last step's end-of-run work
+        later_c = statistics.median(wc[2:-1] if len(wc) > 3 else wc[2:])
+        later_o = statistics.median(wo[2:-1] if len(wo) > 3 else wo[2:])
+        extra = (wc[0] + wc[1]) - (wo[0] + wo[1])
+        gain = later_o - later_c
+        say(
+            f"run.compile = true: steps 0 and 1 (where it compiles) {wc[0] + wc[1]:.1f} s vs "
+            f"{wo[0] + wo[1]:.1f} s; later steps (median of 2 .. second to last) "
+            f"{later_c:.3f} vs {later_o:.3f} s/step = {later_c / later_o:.2f}×; the compile "
+            f"pays after about {extra / gain if gain > 0 else float('inf'):.0f} steps "
+            "(inductor's on-disk cache shortens a repeated compile)."
+        )
+        say()
     if a.ref_iters > 0:
         reference_recipe(runs["ours"], a.ref_iters, say)
-    if a.full:
-        r = case_run("ours", "advection1d", 240, [])
+    for label, sets in (("ours", []), ("ours, run.compile = true", ["run.compile=true"])):
+        if not a.full or (sets and a.no_compile):
+            continue
+        r = case_run("ours", "advection1d", 240, sets)
         say(
-            f"ours, all 240 steps (measured): {r['total_seconds']:.1f} s in-process wall, "
+            f"{label}, all 240 steps (measured): {r['total_seconds']:.1f} s in-process wall, "
             "step-10 gradient rel. error autodiff / fd "
             f"{100 * _metric(r, 'gradient_rel_error_autodiff', 10):.2f} % / "
             f"{100 * _metric(r, 'gradient_rel_error_fd', 10):.2f} %, "
@@ -451,6 +516,27 @@ def main(argv: list[str] | None = None) -> int:
         )
     say()
     say(f"hash grid / SIREN per step: {hg['seconds_per_step'] / si['seconds_per_step']:.2f}×")
+    say()
+    say("One loss evaluation + parameter gradient at equal samples (1,000, step 1, one")
+    say("thread, interleaved): the hash grid preset's loss (midpoint rule, closed-form")
+    say("Jacobian) with `solver.samples=1000` vs the SIREN default (Padé). `fixed`: the same")
+    say("sample tensor every call (L-BFGS; rows and weights once per sample set); `fresh`:")
+    say("a new tensor every call (Adam's resampling: recomputed every call).")
+    say()
+    hs = ["representation.kind=hashgrid", "solver.samples=1000"]
+    he = {
+        "SIREN (default Padé loss)": loss_fn("advection1d", "ours"),
+        "hash grid, fixed, ours": loss_fn("advection1d", "ours", hs),
+        "hash grid, fixed, before (no per-sample-set cache)": loss_fn("advection1d", "before", hs),
+        "hash grid, fresh, ours": loss_fn("advection1d", "ours", hs, fresh=True),
+    }
+    hms = {k: 1e3 * v for k, v in interleaved(he, rounds=a.rounds, reps=10).items()}
+    sms = hms["SIREN (default Padé loss)"]
+    say("| code path | ms | vs SIREN |")
+    say("|---|---|---|")
+    for k, v in hms.items():
+        say(f"| {k} | {v:.3f} | {v / sms:.2f}× |")
+    say()
     say(f"\nLoad average at the end: {os.getloadavg()[0]:.1f}")
     if a.out is not None:
         a.out.parent.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,30 @@ def as_domain(domain: Sequence[Sequence[float]]) -> Domain:
     return out
 
 
+class SampleMemo:
+    """A value remembered for the last sample tensor passed in (its identity and in-place
+    version, plus an optional extra key), as :class:`insr.equations.base.PerSampleSet`.
+    Not copied: a deep copy of a field (the previous step's frozen field) starts empty,
+    so it does not carry the trained field's per-sample tensors along."""
+
+    def __init__(self) -> None:
+        self.key: tuple | None = None
+        self.value = None
+
+    def get(self, x: torch.Tensor, extra: tuple = ()):
+        key = self.key
+        if key is not None and key[0] is x and key[1:] == (x._version, *extra):
+            return self.value
+        return None
+
+    def put(self, x: torch.Tensor, value, extra: tuple = ()):
+        self.key, self.value = (x, x._version, *extra), value
+        return value
+
+    def __deepcopy__(self, memo: dict) -> SampleMemo:
+        return SampleMemo()
+
+
 class Field(nn.Module):
     """A neural or grid representation of a vector field on a box.
 

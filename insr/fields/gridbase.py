@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from insr.fields.base import Field
+from insr.fields.base import Field, SampleMemo
 from insr.fields.interp import (
     corner_curvatures,
     corner_weights,
@@ -216,17 +216,14 @@ class GridField(Field):
         """
         n, d = x.shape
         k = self._active
-        u_raw = self.to_unit(x)
-        inside = ((u_raw >= 0.0) & (u_raw <= 1.0)).to(x.dtype)  # (N, d)
-        du_dx = inside * self.unit_scale(x.dtype).to(x.device)  # (N, d)
         if k == 0:
             feat = x.new_zeros((0, n, self.n_features_per_level))
             dfeat = x.new_zeros((0, d, n, self.n_features_per_level))
         else:
-            feat, maybe_dfeat = self._encode(u_raw.clamp(0.0, 1.0), k, with_grad=True)
-            assert maybe_dfeat is not None  # with_grad=True always returns it
-            dfeat = maybe_dfeat
-            dfeat = dfeat * du_dx.t().unsqueeze(0).unsqueeze(-1)  # (k, d, N, F)
+            rows, w, dw = self._cell_weights_once(x, k)
+            feat, maybe_dfeat = interpolate_levels(self.table, rows, w, dw)
+            assert maybe_dfeat is not None  # dw given: always returned
+            dfeat = maybe_dfeat  # (k, d, N, F)
         if self.head is None:
             if k == 0:
                 z = x.new_zeros((n, self.out_features))
@@ -234,15 +231,45 @@ class GridField(Field):
             return feat.sum(dim=0), dfeat.sum(dim=0).permute(1, 2, 0)  # (N, c, d)
         h = self._pad_levels(feat, n)  # (N, L*F)
         dh = self._pad_levels(dfeat, n).transpose(0, 1)  # (d, N, LF) -> (N, d, LF)
-        for layer, act in zip(self.layers, self.acts, strict=True):
-            assert isinstance(layer, torch.nn.Linear)
-            z = layer(h)
-            dz = dh @ layer.weight.t()
-            a, s = act.value_and_slope(z)
-            h, dh = a, s.unsqueeze(1) * dz
-        u = self.head(h)
-        jac = (dh @ self.head.weight.t()).transpose(1, 2)
-        return u, jac
+        params = [t for layer in [*self.layers, self.head] for t in (layer.weight, layer.bias)]
+        if d == 1:
+            dh = dh[:, 0]  # (N, LF): one axis
+        # autograd through the sweep: a hand-written backward of the head (gradients for
+        # the parameters and the features) measured 1.2-1.4x slower than autograd's fused
+        # softplus/sigmoid backward kernels on the hash-grid preset (benchmarks/perf.py
+        # hash-grid loss, 1,000 samples, contended machine), so it was not kept
+        return _head_sweep(h, dh, self.acts, params)[:2]
+
+    def _cell_weights_once(
+        self, x: torch.Tensor, k: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Table rows ``(k, C, N)``, corner weights ``(k, C, N)`` and their derivatives
+        w.r.t. physical ``x`` ``(k, d, C, N)`` (``dt/du = scale_l``, ``du/dx = 1/(hi - lo)``
+        inside the box, 0 where the clamp is active) of levels ``0..k-1`` at ``x``.
+
+        They depend on the points only, not on the table or the head: remembered for the
+        last ``x`` (its identity and in-place version, as :class:`insr.equations.base.
+        PerSampleSet`) and ``k``, so L-BFGS, which passes the same points on every
+        evaluation of a step, computes them once per step."""
+        memo = self.__dict__.setdefault("_cells_memo", SampleMemo())
+        cached = memo.get(x, (k,)) if self.cell_cache else None
+        if cached is not None:
+            return cached
+        with torch.no_grad():
+            u_raw = self.to_unit(x)
+            inside = ((u_raw >= 0.0) & (u_raw <= 1.0)).to(x.dtype)  # (N, d)
+            du_dx = inside * self.unit_scale(x.dtype).to(x.device)  # (N, d)
+            rows, t, scale = self._cells(u_raw.clamp(0.0, 1.0), k)
+            w, dw = corner_weights(t, self.interpolation, True)
+            assert dw is not None
+            n, d = x.shape
+            dw = dw * (scale.view(k, 1, 1, 1) * du_dx.t().reshape(1, d, 1, n))
+        value = (rows, w, dw)
+        return memo.put(x, value, (k,)) if self.cell_cache else value
+
+    #: remember rows and weights per sample set (False: every call recomputes, the path
+    #: before; kept measurable by ``benchmarks/perf.py``)
+    cell_cache: bool = True
 
     # ------------------------------------------------------------------ Laplacian
     @property
@@ -300,6 +327,28 @@ class GridField(Field):
         jac = (dh @ wt).transpose(1, 2)
         lap = (d2h @ wt).sum(dim=1) if d2h is not None else x.new_zeros((n, c))
         return u, jac, lap
+
+
+def _head_sweep(
+    h: torch.Tensor, dh: torch.Tensor, acts: Sequence, params: Sequence[torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor, list]:
+    """The head's closed-form value + Jacobian sweep from grid features ``h (N, LF)`` and
+    their derivatives ``dh (N, d, LF)``: ``z = W h + b``, ``dz = W dh``, ``a = s(z)``,
+    ``da = s'(z) dz``; in 1D ``dh`` may be ``(N, LF)`` (one axis, every stream 2D: fewer,
+    larger operations). Returns ``u (N, c)``, ``J (N, c, d)`` and per-layer tensors."""
+    one_axis = dh.dim() == 2
+    saved = []
+    for i, act in enumerate(acts):
+        w, b = params[2 * i], params[2 * i + 1]
+        z = torch.addmm(b, h, w.t())
+        dz = dh @ w.t()
+        a, s = act.value_and_slope(z)
+        saved.append((h, dh, z, dz, a, s))
+        h, dh = a, (s if one_axis else s.unsqueeze(1)) * dz
+    wo, bo = params[-2], params[-1]
+    u = torch.addmm(bo, h, wo.t())
+    jac = (dh @ wo.t()).unsqueeze(-1) if one_axis else (dh @ wo.t()).transpose(1, 2)
+    return u, jac, saved + [(h, dh)]
 
 
 def next_multiple(v: int, m: int) -> int:

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from insr.fields.activations import ACTIVATIONS, Gauss, Sine, Softplus, Tanh
-from insr.fields.base import Field
+from insr.fields.base import Field, SampleMemo
 from insr.schema import ConfigError, at_least, opt, positive
 
 
@@ -164,13 +164,20 @@ class ActivationMLP(Field):
         whole loss. Needs ``x`` and ``v`` without graphs; under ``no_grad`` only the loss
         is computed."""
         v = v.to(x.dtype)
-        h0, scale, params = self.to_symmetric(x), self._sym_scale(x), self._flat_params()
+        h0, scale = self._symmetric_once(x)
+        params = self._flat_params()
         if not torch.is_grad_enabled():
             u, jac, dd, _ = _second_sweep(h0, scale, v, self.acts, params, keep=False)
             return objective(u, jac, dd)[0]
         if x.requires_grad or v.requires_grad:
             raise ValueError("directional_objective: x and v must not require grad")
-        return SecondOrderObjective.apply(h0, scale, v, self.acts, objective, *params)
+        # run.compile: the same pass under torch.compile
+        obj = (
+            _CompiledObjective(objective, tuple(a.key for a in self.acts))
+            if self.compiled
+            else objective
+        )
+        return SecondOrderObjective.apply(h0, scale, v, self.acts, obj, *params)
 
     def closed_laplacian(
         self, x: torch.Tensor, create_graph: bool = False
@@ -202,6 +209,17 @@ class ActivationMLP(Field):
         ):
             return SecondOrderMLP.apply(h0, scale, v, self.acts, *params)
         return _second_sweep(h0, scale, v, self.acts, params, keep=False)[:3]
+
+    def _symmetric_once(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(to_symmetric(x), _sym_scale(x))``, remembered for the last ``x`` (its identity
+        and in-place version, as :class:`insr.equations.base.PerSampleSet`): L-BFGS passes
+        the same points on every evaluation of a step."""
+        memo = self.__dict__.setdefault("_sym_memo", SampleMemo())
+        value = memo.get(x)
+        if value is not None:
+            return value
+        with torch.no_grad():
+            return memo.put(x, (self.to_symmetric(x), self._sym_scale(x)))
 
     def _sym_scale(self, x: torch.Tensor) -> torch.Tensor:
         """``d(symmetric coordinate)/d(physical coordinate)`` per axis, shape ``(d,)``."""
@@ -321,39 +339,40 @@ def _second_sweep_1d(
     keep: bool,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list]:
     """:func:`_second_sweep` for one input axis and one direction (``d = K = 1``), with
-    every stream ``(N, width)``: the same formulas in fewer, larger operations."""
+    every stream ``(N, width)``: the same formulas in fewer, larger operations. The three
+    streams ``h, dh, ddh`` of a layer are stacked into one ``(3N, width)`` tensor so that
+    each linear layer is one matrix product (and the backward reuses the stack)."""
     vc = None if v is None else v.reshape(-1, 1)  # (N, 1) or (1, 1)
+    n = h0.shape[0]
     w1, b1 = params[0], params[1]
     z = torch.addmm(b1, h0, w1.t())
     dz = w1.t() * scale  # (1, width)
     ddz: torch.Tensor | None = None
     saved: list = []
-    h_in: torch.Tensor = h0
-    dh_in: torch.Tensor | None = None
-    ddh_in: torch.Tensor | None = None
+    stack_in: torch.Tensor = h0  # layer 0: h0 only (its dh is constant, its ddh zero)
     h = dh = ddh = z
     for i, act in enumerate(acts):
         if i > 0:
             w, b = params[2 * i], params[2 * i + 1]
-            z = torch.addmm(b, h, w.t())
-            dz = dh @ w.t()
-            ddz = ddh @ w.t()
+            stack_in = torch.cat([h, dh, ddh])
+            out = stack_in @ w.t()
+            z, dz, ddz = out[:n] + b, out[n : 2 * n], out[2 * n :]
         dzv = dz if vc is None else vc * dz
         a, s1 = act.value_and_slope(z)
         s2 = act.curvature(z, a, s1)
         dh = s1 * dz
-        ddh = s2 * (dzv * dzv)
-        if ddz is not None:
-            ddh = ddh + s1 * ddz
+        dzv2 = dzv * dzv
+        ddh = s2 * dzv2 if ddz is None else torch.addcmul(s2 * dzv2, s1, ddz)
         if keep:
-            saved.append((h_in, dh_in, ddh_in, z, dz, ddz, dzv, a, s1, s2))
+            saved.append((stack_in, z, dz, ddz, dzv, dzv2, a, s1, s2))
         h = a
-        h_in, dh_in, ddh_in = h, dh, ddh
     wo, bo = params[-2], params[-1]
-    u = torch.addmm(bo, h, wo.t())
-    jac = (dh @ wo.t()).unsqueeze(-1)  # (N, c, 1)
-    dd = (ddh @ wo.t()).unsqueeze(1)  # (N, 1, c)
-    return u, jac, dd, saved + [(h, dh, ddh)]
+    stack = torch.cat([h, dh, ddh])
+    out = stack @ wo.t()
+    u = out[:n] + bo
+    jac = out[n : 2 * n].unsqueeze(-1)  # (N, c, 1)
+    dd = out[2 * n :].unsqueeze(1)  # (N, 1, c)
+    return u, jac, dd, saved + [(h, dh, ddh, stack)]
 
 
 def _second_backward_1d(
@@ -366,30 +385,33 @@ def _second_backward_1d(
     gjac: torch.Tensor,
     gdd: torch.Tensor,
 ) -> list[torch.Tensor]:
-    """:func:`second_sweep_backward` for :func:`_second_sweep_1d`."""
+    """:func:`second_sweep_backward` for :func:`_second_sweep_1d`: the upstream gradients
+    of a layer's three streams are stacked like the streams, so ``gW = G^T S`` and
+    ``(gh, gdh, gddh) = G W`` are one product each."""
     vc = None if v is None else v.reshape(-1, 1)
-    *hidden, (h, dh, ddh) = layers
+    *hidden, (_, _, _, stack) = layers
+    n = gu.shape[0]
     grads: list[torch.Tensor] = [gu] * len(params)  # placeholders, all overwritten
-    wo = params[-2]
-    gj, gd = gjac[:, :, 0], gdd[:, 0, :]
-    grads[-2] = gu.t() @ h + gj.t() @ dh + gd.t() @ ddh
+    g = torch.cat([gu, gjac[:, :, 0], gdd[:, 0, :]])
+    grads[-2] = g.t() @ stack
     grads[-1] = gu.sum(0)
-    gh, gdh, gddh = gu @ wo, gj @ wo, gd @ wo
+    gs = g @ params[-2]
+    gh, gdh, gddh = gs[:n], gs[n : 2 * n], gs[2 * n :]
     for i in range(len(acts) - 1, -1, -1):
-        h_in, dh_in, ddh_in, z, dz, ddz, dzv, a, s1, s2 = hidden[i]
+        stack_in, z, dz, ddz, dzv, dzv2, a, s1, s2 = hidden[i]
         s3 = acts[i].third(z, a, s1, s2)
-        curv = gdh * dz if ddz is None else gdh * dz + gddh * ddz
-        gz = gh * s1 + s2 * curv + s3 * (gddh * (dzv * dzv))
+        curv = gdh * dz if ddz is None else torch.addcmul(gdh * dz, gddh, ddz)
+        gz = torch.addcmul(torch.addcmul(gh * s1, s2, curv), s3, gddh * dzv2)
         gdzv = (2.0 * gddh) * (s2 * dzv)
-        gdz = gdh * s1 + (gdzv if vc is None else vc * gdzv)
+        gdz = gdh * s1 + gdzv if vc is None else torch.addcmul(gdh * s1, vc, gdzv)
         grads[2 * i + 1] = gz.sum(0)
         if i > 0:
-            w = params[2 * i]
-            gddz = gddh * s1
-            grads[2 * i] = gz.t() @ h_in + gdz.t() @ dh_in + gddz.t() @ ddh_in
-            gh, gdh, gddh = gz @ w, gdz @ w, gddz @ w
+            g = torch.cat([gz, gdz, gddh * s1])
+            grads[2 * i] = g.t() @ stack_in
+            gs = g @ params[2 * i]
+            gh, gdh, gddh = gs[:n], gs[n : 2 * n], gs[2 * n :]
         else:
-            grads[0] = gz.t() @ h_in + gdz.sum(0).unsqueeze(1) * scale
+            grads[0] = gz.t() @ stack_in + gdz.sum(0).unsqueeze(1) * scale
     return grads
 
 
@@ -502,22 +524,62 @@ class SecondOrderObjective(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, h0, scale, v, acts, objective, *params):
-        u, jac, dd, saved = _second_sweep(h0, scale, v, acts, params, keep=True)
-        loss, (gu, gjac, gdd) = objective(u, jac, dd)
-        grads = second_sweep_backward(saved, params, scale, v, acts, gu, gjac, gdd)
+        if isinstance(objective, _CompiledObjective):
+            loss, grads = _compiled_objective(objective.key)(h0, scale, v, objective.fn, *params)
+        else:
+            loss, grads = _objective_and_gradients(h0, scale, v, acts, objective, params)
         ctx.save_for_backward(*grads)
         return loss
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g):
-        return (None, None, None, None, None, *(g * gp for gp in ctx.saved_tensors))
+        grads = ctx.saved_tensors
+        # ``loss.backward()`` seeds 1: the saved gradients as they are (exact), no products
+        if not (g.device.type == "cpu" and g.item() == 1.0):
+            grads = tuple(g * gp for gp in grads)
+        return (None, None, None, None, None, *grads)
 
     @staticmethod
     def gradcheck_inputs() -> tuple:
         """:meth:`SecondOrderMLP.gradcheck_inputs` with a sum-of-squares objective."""
         h0, scale, v, acts, *params = SecondOrderMLP.gradcheck_inputs()
         return (h0, scale, v, acts, _square_objective, *params)
+
+
+def _objective_and_gradients(
+    h0: torch.Tensor,
+    scale: torch.Tensor,
+    v: torch.Tensor | None,
+    acts: Sequence,
+    objective: Callable,
+    params: Sequence[torch.Tensor],
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """``objective``'s loss of :func:`_second_sweep` and its parameter gradient by hand."""
+    u, jac, dd, saved = _second_sweep(h0, scale, v, acts, params, keep=True)
+    loss, (gu, gjac, gdd) = objective(u, jac, dd)
+    return loss, second_sweep_backward(saved, params, scale, v, acts, gu, gjac, gdd)
+
+
+@dataclass(frozen=True)
+class _CompiledObjective:
+    """An objective for :class:`SecondOrderObjective` to run under ``torch.compile``
+    (``run.compile``): ``fn`` and the activation stack's ``key``."""
+
+    fn: Callable
+    key: tuple
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled_objective(key: tuple) -> Callable:
+    """:func:`_objective_and_gradients` compiled once per activation stack; the
+    objective is an argument (a new closure per step, same code: no recompilation)."""
+    acts = [ACTIVATIONS[k[0]](*k[1:]) for k in key]
+
+    def run(h0: torch.Tensor, scale: torch.Tensor, v: torch.Tensor, objective, *params):
+        return _objective_and_gradients(h0, scale, v, acts, objective, params)
+
+    return torch.compile(run, dynamic=False)
 
 
 @functools.lru_cache(maxsize=16)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 
@@ -382,3 +383,39 @@ def test_memory_guard(kind, params, d):
 def test_bad_configs(kind, params):
     with pytest.raises(ConfigError):
         build_field(kind, params, box(2), 1)
+
+
+@pytest.mark.parametrize("kind", ["hashgrid", "densegrid"])
+@pytest.mark.parametrize("d", [1, 2])
+def test_cell_weights_once_per_sample_set(kind: str, d: int) -> None:
+    """value_and_jacobian remembers rows and weights for the last points: the same points
+    again give the same values as a fresh copy of them; points changed in place, new
+    points and a changed number of active levels recompute (a stale memo would give
+    the old points' values)."""
+    f = make(kind, d)
+    with torch.no_grad():
+        for p in f.parameters():
+            p.normal_(0.0, 0.5, generator=torch.Generator().manual_seed(3))
+    x = random_points(64, d)
+    first = f.value_and_jacobian(x)
+    again = f.value_and_jacobian(x)
+    fresh = f.value_and_jacobian(x.clone())
+    for a, b, c in zip(first, again, fresh, strict=True):
+        assert torch.equal(a, b) and torch.equal(a, c)
+    with torch.no_grad():
+        x.mul_(0.5)
+    moved = f.value_and_jacobian(x)
+    expect = f.value_and_jacobian(x.clone())
+    assert not torch.equal(moved[0], first[0])
+    for a, b in zip(moved, expect, strict=True):
+        assert torch.equal(a, b)
+    copied = copy.deepcopy(f)  # the previous step's frozen copy starts without the memo
+    assert copied.__dict__["_cells_memo"].key is None
+    for a, b in zip(copied.value_and_jacobian(x), moved, strict=True):
+        assert torch.equal(a, b)
+    f.set_active_levels(2)
+    coarse = f.value_and_jacobian(x)
+    expect = f.value_and_jacobian(x.clone())
+    assert not torch.equal(coarse[0], moved[0])
+    for a, b in zip(coarse, expect, strict=True):
+        assert torch.equal(a, b)
