@@ -256,16 +256,25 @@ class GridField(Field):
         if cached is not None:
             return cached
         with torch.no_grad():
-            u_raw = self.to_unit(x)
-            inside = ((u_raw >= 0.0) & (u_raw <= 1.0)).to(x.dtype)  # (N, d)
-            du_dx = inside * self.unit_scale(x.dtype).to(x.device)  # (N, d)
-            rows, t, scale = self._cells(u_raw.clamp(0.0, 1.0), k)
+            rows, t, scale, du_dx = self._unit_cells(x, k)
             w, dw = corner_weights(t, self.interpolation, True)
             assert dw is not None
             n, d = x.shape
             dw = dw * (scale.view(k, 1, 1, 1) * du_dx.t().reshape(1, d, 1, n))
         value = (rows, w, dw)
         return memo.put(x, value, (k,)) if self.cell_cache else value
+
+    def _unit_cells(
+        self, x: torch.Tensor, k: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Rows, in-cell coordinates and per-level scales of :meth:`_cells` for the first
+        ``k`` levels at ``x`` (clamped into the box), and ``du/dx`` per point and axis
+        ``(N, d)`` (zero outside the box, where the clamp holds the encoding constant)."""
+        u_raw = self.to_unit(x)
+        inside = ((u_raw >= 0.0) & (u_raw <= 1.0)).to(x.dtype)  # (N, d)
+        du_dx = inside * self.unit_scale(x.dtype).to(x.device)  # (N, d)
+        rows, t, scale = self._cells(u_raw.clamp(0.0, 1.0), k)
+        return rows, t, scale, du_dx
 
     #: remember rows and weights per sample set (False: every call recomputes, the path
     #: before; kept measurable by ``benchmarks/perf.py``)
@@ -295,10 +304,7 @@ class GridField(Field):
         if k == 0:
             z = x.new_zeros((n, c))
             return z, x.new_zeros((n, c, d)), x.new_zeros((n, c))
-        u_raw = self.to_unit(x)
-        inside = ((u_raw >= 0.0) & (u_raw <= 1.0)).to(x.dtype)  # (N, d)
-        du_dx = inside * self.unit_scale(x.dtype).to(x.device)  # (N, d)
-        rows, t, scale = self._cells(u_raw.clamp(0.0, 1.0), k)
+        rows, t, scale, du_dx = self._unit_cells(x, k)
         w, dw = corner_weights(t, self.interpolation, True)
         assert dw is not None
         d2w = corner_curvatures(t, self.interpolation)

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from insr.config import load_config
 from insr.log import RunLogReader, checkpoint
@@ -26,13 +25,6 @@ STEPS = 7  # checkpoints after steps 0, 3, 6 and 7 (the last)
 SETS = [*[s for s in TINY if not s.startswith("case.steps")], f"case.steps={STEPS}"]
 SETS += ["run.on_poor_fit=continue", f"run.checkpoint_every={K}"]
 ARGS = [a for s in SETS for a in ("--set", s)]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _restore_threads():
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import _tiny
 import h5py
 import numpy as np
 import pytest
@@ -30,18 +31,9 @@ from insr.settings import RunSection
 from insr.verdict import is_complete
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = [
-    "case.steps=6",
-    "eval.resolution=33",
-    "solver.max_iters=20",
-    "solver.init.max_iters=30",
-    "solver.check_every=10",
-    "solver.samples=200",
-    "run.threads=1",
-    "run.device=cpu",
-    "solver.substeps=1",  # one sub-problem per step: the NaN-injection counts rely on it
-    "run.on_poor_fit=continue",  # tiny budgets: these tests are not about fit quality
-]
+# _tiny.TINY has one sub-problem per step (the NaN-injection counts rely on it); tiny
+# budgets: these tests are not about fit quality
+TINY = [*_tiny.TINY, "run.on_poor_fit=continue"]
 TINY_ARGS = [a for s in TINY for a in ("--set", s)]
 TIMING = {"metrics/wall_seconds"}  # the only per-row numbers allowed to differ
 
@@ -71,13 +63,6 @@ def assert_identical(a: dict[str, np.ndarray], b: dict[str, np.ndarray], rows: i
         x, y = (a[k], b[k]) if rows is None else (a[k], b[k][:rows])
         assert x.shape == y.shape, (k, x.shape, y.shape)
         assert np.array_equal(x, y, equal_nan=True), f"{k} differs"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _restore_threads():
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")
