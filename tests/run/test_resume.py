@@ -147,7 +147,8 @@ def test_sigkill_at_random_moments_then_resume_is_bit_identical(ref, tmp_path):
     moments.append((rows, round(delay, 3), killed, n))
     if n < 7:
         p = _spawn(out, "--resume")
-        rows, delay = rng.randint(n + 1, 6), rng.uniform(0.0, 0.15)
+        # kill once the resumed run logged at least one more row (up to the 7th, the last)
+        rows, delay = rng.randint(n + 1, max(n + 1, 6)), rng.uniform(0.0, 0.15)
         killed = _signal_when(p, log, rows, delay, signal.SIGKILL)
         n2 = _check_prefix(out, ref)
         assert n2 >= n, moments
