@@ -56,10 +56,11 @@ def info_width() -> int:
 
 def gradient_error_note(metrics: dict) -> str:
     """The headline number of a step: the relative gradient error of the first logged
-    strategy (``gradient_rel_error_<s>``), or '' when none was logged."""
+    strategy (``gradient_rel_error_<s>``, in percent so that it fits an 80-column line), or
+    '' when none was logged."""
     for k, v in metrics.items():
         if k.startswith("gradient_rel_error_"):
-            return f"∇err({k[len('gradient_rel_error_') :]}) {v:.2e}"
+            return f"∇err({k[len('gradient_rel_error_') :]}) {100 * v:.3g}%"
     return ""
 
 

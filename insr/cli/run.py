@@ -143,7 +143,8 @@ def _print_run_summary(result, quiet: bool) -> None:
     table.add_row("fit verdict", v.verdict)
     table.add_row("wall time (s)", f"{result.seconds:.1f}")
     for k, v in result.last_metrics.items():
-        table.add_row(f"last step: {k}", _fmt(v))
+        if k != "fit_verdict":  # its code (0/1/2) is the verdict shown above
+            table.add_row(f"last step: {k}", _fmt(v))
     console.print(table)
     console.print(f"log: {result.log_path}", highlight=False, soft_wrap=True)
 

@@ -48,13 +48,24 @@ def test_iteration_bar_total_is_the_current_budget():
 
 def test_live_display_shows_the_first_logged_gradient_error():
     m = {"loss": 1.0, "gradient_rel_error_fd": 0.25, "gradient_rel_error_autodiff": 0.5}
-    assert gradient_error_note(m) == "∇err(fd) 2.50e-01"
+    assert gradient_error_note(m) == "∇err(fd) 25%"
+    assert gradient_error_note({"gradient_rel_error_autodiff": 0.02981}) == "∇err(autodiff) 2.98%"
     assert gradient_error_note({"loss": 1.0}) == ""
     p = RunProgress(total_steps=3, first_step=0, max_iters=10, quiet=False)
     with p:
         p("done", {"step": 0, "metrics": {"field_max_error": 1e-3, **m}})
         info = p.progress.tasks[p.steps].fields["info"]
-    assert info.startswith("∇err(fd) 2.50e-01")
+    assert info.startswith("∇err(fd) 25%")
+
+
+def test_the_default_runs_gradient_error_fits_an_80_column_display(monkeypatch):
+    """The info column at 80 columns holds the whole note of the default strategy."""
+    from insr.cli import progress
+
+    monkeypatch.setattr(progress.err_console, "_width", 80)
+    assert progress.err_console.width == 80
+    note = gradient_error_note({"gradient_rel_error_autodiff": 0.1234})
+    assert len(note) <= progress.info_width(), (note, progress.info_width())
 
 
 def test_sweep_eps_prints_one_table_per_representation():
