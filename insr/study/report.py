@@ -73,20 +73,8 @@ def _md_escape(s: str) -> str:
     return s.replace("|", "\\|")
 
 
-def write_report(
-    study: Study,
-    results: list[ClaimResult],
-    logs: Mapping[str, Path | None],
-    out: Path,
-    meta: dict[str, Any],
-    runs: list[dict[str, Any]] | None = None,
-) -> tuple[Path, Path]:
-    """Write report.md, summary.json and claim-<id>.png into ``out``; return the two paths.
-
-    ``runs``: one row per run (run, case, steps, status, seconds, reason, complete); runs
-    that did not complete are named at the top of the report."""
-    runs = runs or []
-    figures = {r.id: claim_figure(r, study, logs, out) for r in results}
+def _header(study: Study, meta: dict[str, Any], runs: list[dict[str, Any]]) -> list[str]:
+    """Title, mode and wall time, the full-study estimate (quick mode), failed runs."""
     lines = [
         f"# Study: {study.info.name}",
         "",
@@ -112,10 +100,12 @@ def write_report(
             + "; ".join(f"`{r['run']}` {r['status']}: {r['reason']}" for r in failed),
             "",
         ]
-    lines += [
-        "| claim | verdict | statement | numbers | reason |",
-        "|---|---|---|---|---|",
-    ]
+    return lines
+
+
+def _claims(study: Study, results: list[ClaimResult], figures: dict[str, Path]) -> list[str]:
+    """The verdict table, then one section per claim with its figure."""
+    lines = ["| claim | verdict | statement | numbers | reason |", "|---|---|---|---|---|"]
     for r in results:
         nums = "; ".join(f"{v.quantity} (step {v.step}) = {v.value:.4g}" for v in r.values)
         lines.append(
@@ -130,17 +120,40 @@ def write_report(
             lines += [claim.note, ""]
         lines += [f"Statement: `{r.statement}` — {r.reason}.", ""]
         lines += [f"![{r.id}]({figures[r.id].name})", ""]
-    if runs:
-        lines += ["## Runs", ""]
-        lines += ["| run | case | steps | status | wall s (this call) | log's steps s | note |"]
-        lines += ["|---|---|---|---|---|---|---|"]
-        for row in runs:
-            lines.append(
-                f"| {row['run']} | {row['case']} | {row['steps']} | {_md_escape(row['status'])} "
-                f"| {row['seconds']:.0f} | {row.get('log_seconds', 0.0):.0f} "
-                f"| {_md_escape(row['reason'])} |"
-            )
-        lines.append("")
+    return lines
+
+
+def _runs_table(runs: list[dict[str, Any]]) -> list[str]:
+    """One row per run: status, wall time of this call and of the log's own steps."""
+    if not runs:
+        return []
+    lines = ["## Runs", ""]
+    lines += ["| run | case | steps | status | wall s (this call) | log's steps s | note |"]
+    lines += ["|---|---|---|---|---|---|---|"]
+    for row in runs:
+        lines.append(
+            f"| {row['run']} | {row['case']} | {row['steps']} | {_md_escape(row['status'])} "
+            f"| {row['seconds']:.0f} | {row.get('log_seconds', 0.0):.0f} "
+            f"| {_md_escape(row['reason'])} |"
+        )
+    return [*lines, ""]
+
+
+def write_report(
+    study: Study,
+    results: list[ClaimResult],
+    logs: Mapping[str, Path | None],
+    out: Path,
+    meta: dict[str, Any],
+    runs: list[dict[str, Any]] | None = None,
+) -> tuple[Path, Path]:
+    """Write report.md, summary.json and claim-<id>.png into ``out``; return the two paths.
+
+    ``runs``: one row per run (run, case, steps, status, seconds, reason, complete); runs
+    that did not complete are named at the top of the report."""
+    runs = runs or []
+    figures = {r.id: claim_figure(r, study, logs, out) for r in results}
+    lines = [*_header(study, meta, runs), *_claims(study, results, figures), *_runs_table(runs)]
     lines += ["## Derived quantities", ""]
     lines += [f"- `{k}`" for k in [*DERIVED, "gradient_peak_<strategy>"]]
     report = out / "report.md"
