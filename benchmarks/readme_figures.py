@@ -184,6 +184,23 @@ FIGURES: list[Figure] = [
         30,
     ),
     Figure(
+        "vortex_pair_densegrid_100",
+        "What insr finds (C7: 100 steps of the vortex pair on the dense grid)",
+        " ; ".join(
+            [
+                _insr(
+                    "run vortex_pair --steps 100 --set representation.kind=densegrid "
+                    "--set run.checkpoint_every=5 --out outputs/readme/vp-dense-100 --overwrite -q"
+                ),
+                _py(
+                    "run_errors_over_time.py outputs/readme/vp-dense-100 "
+                    "--out benchmarks/results/vortex_pair_densegrid_100"
+                ),
+            ]
+        ),
+        35,
+    ),
+    Figure(
         "preset_search_densegrid_round4",
         "Representations (presets: densegrid round 4)",
         " ; ".join(
