@@ -717,18 +717,22 @@ def run_sweep(
     check_path_length(compare_dir, "the compare directory")
     if compare_dir.exists() and not compare_dir.is_dir():
         raise UsageError(f"--out {compare_dir} is a file, not a compare directory")
-    plan = _Plan()
-    for m in members:  # every member's config is resolved before anything is written
-        _plan_member(plan, m, base, sets, compare_dir, resume)
+
+    def make_plan() -> _Plan:
+        plan = _Plan()
+        for m in members:
+            _plan_member(plan, m, base, sets, compare_dir, resume)
+        return plan
+
+    # a fresh sweep resolves every member's config before anything is written; a resumed
+    # one (its directory exists) reads its members' logs under the lock
+    fresh = None if resume else make_plan()
     try:
         compare_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UsageError(f"cannot write to {compare_dir}: {e.strerror or e}") from None
     with run_lock(compare_dir):  # one sweep per compare directory (members lock their own)
-        if resume:  # what another sweep finished meanwhile counts: plan again under the lock
-            plan = _Plan()
-            for m in members:
-                _plan_member(plan, m, base, sets, compare_dir, resume)
+        plan = fresh if fresh is not None else make_plan()
         case_table = apply_sets(base, sets).get("case", {})
         info = {
             "kind": kind,

@@ -438,7 +438,6 @@ def base_raw(case: str, config_files: list[str] | None = None) -> dict[str, Any]
     if "case" not in raw:
         raise ConfigError(f"{case}: a case file needs a [case] table")
     for f in config_files or []:
-        check_path_length(f, "the config file")
         raw = merge(raw, read_layer(paths.resolve_config_file(str(f))))
     return raw
 

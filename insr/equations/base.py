@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import torch
 
-from insr.fields.base import Field
+from insr.fields.base import Field, SampleMemo
 from insr.schema import ConfigError
 
 
@@ -130,20 +130,17 @@ class PerSampleSet(Generic[T]):
         changes between iterations); every call recomputes."""
         self.fn = fn
         self.reuse = reuse
-        self._key: tuple[torch.Tensor, int] | None = None
-        self._value: T | None = None
+        self._memo = SampleMemo()
         self.evaluations = 0  # calls of fn (for tests and benchmarks)
 
     def __call__(self, x: torch.Tensor) -> T:
-        key = self._key
-        if self.enabled and self.reuse and key is not None and key[0] is x and key[1] == x._version:
-            return self._value  # type: ignore[return-value]
+        keep = self.enabled and self.reuse
+        if keep and (cached := self._memo.get(x)) is not None:
+            return cached
         with torch.no_grad():
             value = self.fn(x)
         self.evaluations += 1
-        if self.enabled and self.reuse:
-            self._key, self._value = (x, x._version), value
-        return value
+        return self._memo.put(x, value) if keep else value
 
 
 def frozen_copy(module: Field) -> Field:

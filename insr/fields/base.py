@@ -26,7 +26,7 @@ def as_domain(domain: Sequence[Sequence[float]]) -> Domain:
 
 class SampleMemo:
     """A value remembered for the last sample tensor passed in (its identity and in-place
-    version, plus an optional extra key), as :class:`insr.equations.base.PerSampleSet`.
+    version, plus an optional extra key); the memo of :class:`insr.equations.base.PerSampleSet`.
     Not copied: a deep copy of a field (the previous step's frozen field) starts empty,
     so it does not carry the trained field's per-sample tensors along."""
 

@@ -271,15 +271,22 @@ class _Loop:
     their rows and recomputes them, bit-identically.
     """
 
-    def __init__(self, run: Run, writer: RunLogWriter, report: Reporter | None, retry: bool):
+    def __init__(
+        self, run: Run, writer: RunLogWriter, report: Reporter | None, retry: bool, first: int
+    ):
         self.run, self.writer, self.report, self.retry = run, writer, report, retry
         self.guard = SignalGuard()
         self.every = run.cfg.run.checkpoint_every
-        self.done = -1  # last completed step (row written if logged)
-        self.saved = -1  # last step whose checkpoint is on disk
+        self.first = first  # the first step this drive advances
+        self.saved = first - 1  # last step whose checkpoint is on disk
         self.kept: tuple[int, float, dict[str, np.ndarray]] | None = None  # (step, t, state)
         self.last: dict[str, float] = {}
         self.verdicts: list[tuple[int, float]] = logged_verdicts(writer)  # (step, code)
+
+    @property
+    def done(self) -> int:
+        """The last completed step (its row written if logged)."""
+        return self.kept[0] if self.kept is not None else self.first - 1
 
     def due(self, step: int) -> bool:
         """Whether the checkpoint is written after ``step``: every ``run.checkpoint_every``
@@ -323,7 +330,6 @@ class _Loop:
             if self.due(step):
                 self.writer.save_checkpoint(state, {"step": step, "t": t})
                 self.saved = step
-            self.done = step
             self.kept = (step, t, state)
         if "fit_verdict" in metrics:
             self.verdicts.append((step, metrics["fit_verdict"]))
@@ -382,10 +388,8 @@ def drive(
 ) -> RunResult:
     """Steps ``first_step..case.steps`` of ``run`` into ``writer``; closes the log with the
     run's status whatever happens."""
-    loop = _Loop(run, writer, report, on_diverge == "retry")
-    loop.saved = first_step - 1
+    loop = _Loop(run, writer, report, on_diverge == "retry", first_step)
     t_start = time.perf_counter()
-    loop.done = first_step - 1
     try:
         with loop.guard:
             try:
