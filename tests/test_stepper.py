@@ -203,7 +203,9 @@ def test_substeps_split_dt_and_freeze_each_substep_start() -> None:
     assert [c[2] for c in eq.calls] == pytest.approx([1, 2, 3, 4, 5, 6], abs=1e-4)
 
 
-def test_tcmalloc_missing_is_refused_naming_the_package_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tcmalloc_missing_is_refused_naming_the_package_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from insr import perf
     from insr.errors import UsageError
 
