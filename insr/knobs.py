@@ -140,7 +140,7 @@ def _omega0_auto_iters(cfg: RunConfig) -> str | None:
 
 
 def _compile(cfg: RunConfig) -> str | None:
-    if cfg.representation.kind in MLP_KINDS:
+    if cfg.run.compile is not True or cfg.representation.kind in MLP_KINDS:
         return None
     return f"representation.kind = {cfg.representation.kind!r} has no closed-form MLP sweep"
 

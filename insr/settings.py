@@ -172,7 +172,11 @@ class RunSection:
     device: Literal["auto", "cpu", "cuda"] = opt("auto", doc="auto: cuda when available")
     dtype: Literal["float32", "float64"] = opt("float32", doc="floating-point type of the fields")
     threads: int = opt(0, check=in_range(0, 4096), doc="torch threads; 0 = all cores")
-    compile: bool = opt(False, doc="torch.compile the closed-form MLP sweep (slow start)")
+    compile: bool | Literal["auto"] = opt(
+        "auto",
+        doc="torch.compile the closed-form MLP sweep and fused loss pass; auto: for MLP "
+        "fields on the CPU with >= 100 steps when a C++ compiler is found (insr/run/compiling.py)",
+    )
     name: str = opt("", doc="run name; default '<representation>-<timestamp>'")
     on_poor_fit: Literal["stop", "continue"] = opt(
         "stop",

@@ -35,6 +35,8 @@ def resolved(case: str, sets: list[str] | None = None) -> tuple[dict, list[str]]
 CASES_ADDED_SINCE_1DAA92E = {"heat1d"}
 # keys added since 1daa92e that change no numerics (section, key, its dataclass default)
 KEYS_ADDED_SINCE_1DAA92E = [("run", "checkpoint_every", 10)]
+#: defaults changed since: (section, key, value then, value now)
+DEFAULTS_CHANGED_SINCE_1DAA92E = [("run", "compile", False, "auto")]
 
 
 def test_fixtures_cover_every_shipped_case():
@@ -46,6 +48,9 @@ def test_shipped_case_resolves_as_before_presets(case):
     d, presets = resolved(case)
     for section, key, default in KEYS_ADDED_SINCE_1DAA92E:
         assert d[section].pop(key) == default
+    for section, key, then, now in DEFAULTS_CHANGED_SINCE_1DAA92E:
+        assert d[section][key] == now and FIXTURES[case][section][key] == then
+        d[section][key] = then
     assert d == FIXTURES[case]
     assert presets and all(p.startswith("presets/siren.toml:") for p in presets)
 
@@ -238,6 +243,9 @@ def test_hashgrid_preset_is_the_1daa92e_recipe_with_the_searched_changes():
     d, presets = resolved(fx["case"], ["representation.kind=hashgrid"])
     for section, key, default in KEYS_ADDED_SINCE_1DAA92E:
         assert d[section].pop(key) == default
+    for section, key, then, now in DEFAULTS_CHANGED_SINCE_1DAA92E:
+        assert d[section][key] == now and want[section][key] == then
+        d[section][key] = then
     assert d == want
     assert presets == ["presets/hashgrid.toml:advection.1d"]
 

@@ -29,6 +29,7 @@ from insr.metrics import step_metrics
 from insr.paths import outputs_root
 from insr.reference.equal_memory import resolution_for_budget
 from insr.reference.errors import ReferenceInputError
+from insr.run.compiling import compile_decision
 from insr.run.limits import check_eval_memory, check_field_memory, check_network_memory
 from insr.run.omega0 import choose_omega0, wants_auto_omega0, with_omega0
 from insr.run.solvers import GridSolver, NeuralSolver, Solver, chunked
@@ -240,7 +241,11 @@ class Run:
         scheme = getattr(eq, "time_scheme", None)
         if scheme is not None:  # the resolved scheme (solver.time_scheme may be "auto")
             self.attrs["time_scheme"] = scheme
-        if cfg.run.compile:
+        wanted, why = compile_decision(cfg, self.device)
+        self.attrs["compile"] = ("on: " if wanted else "off: ") + why
+        if wanted:
+            if cfg.run.compile == "auto":  # a failing inductor falls back to eager code
+                torch._dynamo.config.suppress_errors = True
             for f in eq.fields.values():
                 if hasattr(f, "compiled"):
                     setattr(f, "compiled", True)  # noqa: B010 - not every Field has it
