@@ -23,9 +23,12 @@ Code paths (switched per call, so alternatives can be interleaved in one process
   round's 1D sweep (stacked streams, :func:`insr.fields.mlp._second_sweep_1d`) and 1D grid
   head run on both, so ``before`` is faster than the original main and ours / before
   understates the gain.
-- **ours with run.compile** (default loss and advection1d runs): ours with
-  ``run.compile = true`` (the fused Padé pass under ``torch.compile``; compile time
-  inside the runs' step 0 and 1).
+- **ours, compiled** (default loss, L-BFGS and advection1d runs): ours with the fused
+  Padé pass under ``torch.compile`` -- what a default run of >= 100 steps takes
+  (``run.compile = "auto"``, :mod:`insr.run.compiling`: the default 240-step advection1d
+  compiles; a 20-step run does not), and ``run.compile = true`` at any length (compile
+  time inside the runs' step 0 and 1). **ours, eager**: ``run.compile = false``, what
+  a run of < 100 steps takes.
 - **limit** (default loss only): the same loss and gradient written out by hand -- the
   forward sweep, the loss's gradient w.r.t. ``(u, J, v^T H v)`` and
   :func:`insr.fields.mlp.second_sweep_backward`, no autograd at all -- eager and under
@@ -67,10 +70,12 @@ from insr.run import Run  # noqa: E402
 from insr.stepper import optimize  # noqa: E402
 
 PATHS = ("ours", "before")
-OURS_COMPILED = "ours with `run.compile = true`: the same pass under torch.compile"
+OURS_COMPILED = (
+    "ours, compiled: the same pass under torch.compile (run.compile auto: the default 240-step run)"
+)
 OURS_LOSS = (
-    "ours: loss + gradient in one hand-written pass (SecondOrderObjective), previous "
-    "terms once per sample set, boundary rows in the sweep"
+    "ours, eager: loss + gradient in one hand-written pass (SecondOrderObjective), "
+    "previous terms once per sample set, boundary rows in the sweep (runs of < 100 steps)"
 )
 _CLOSED_LAPLACIAN = ActivationMLP.closed_laplacian
 _GRAD_P = fluid._grad_p
@@ -205,9 +210,12 @@ def _frozen(field):
 
 
 # ------------------------------------------------------------------ L-BFGS
-def lbfgs_setup(name: str, history: int | None = None) -> Callable[[], tuple]:
+def lbfgs_setup(
+    name: str, history: int | None = None, compiled: bool = False
+) -> Callable[[], tuple]:
     """Step-1 L-BFGS on the default advection1d budget after the step-0 fit, on code path
-    ``name``; returns a call that resets the field and runs it, giving
+    ``name`` (``compiled``: the fused pass under torch.compile, as a default 240-step
+    run); returns a call that resets the field and runs it, giving
     ``(seconds per loss evaluation, evaluations, final loss)``."""
     with path(name):
         cfg, run, _ = _step_problems("advection1d", [])
@@ -222,7 +230,11 @@ def lbfgs_setup(name: str, history: int | None = None) -> Callable[[], tuple]:
         eq.field.load_state_dict(start)
         with path(name):
             problem = list(eq.step_problems(1, cfg.case.dt, cfg.case.dt))[0]
-            res = optimize(problem, budget, torch.Generator().manual_seed(1))
+            eq.field.compiled = compiled
+            try:
+                res = optimize(problem, budget, torch.Generator().manual_seed(1))
+            finally:
+                eq.field.compiled = False
         return res.seconds / res.iterations, res.iterations, res.loss
 
     return one
@@ -248,6 +260,8 @@ def lbfgs_interleaved(setups: dict[str, Callable[[], tuple]], rounds: int) -> di
 def case_run(name: str, case: str, steps: int, sets: list[str]) -> dict:
     """``benchmarks.case_run`` in a fresh process on code path ``name``."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if name == "before":  # main before issue 15 had no torch.compile by default
+        sets = ["run.compile=false", *sets]
     cmd = [sys.executable, "-m", "benchmarks.perf", "--case-run", name, case, str(steps), *sets]
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if out.returncode != 0:
@@ -374,25 +388,34 @@ def main(argv: list[str] | None = None) -> int:
     say()
     say("| code path | lbfgs_history | ms/evaluation | evaluations | final loss |")
     say("|---|---|---|---|---|")
-    setups = {name: lbfgs_setup(name) for name in PATHS}
+    setups = {"ours, eager": lbfgs_setup("ours"), "before": lbfgs_setup("before")}
+    if not a.no_compile:
+        setups["ours, compiled (the default 240-step run)"] = lbfgs_setup("ours", compiled=True)
     for h in (10, 20, 100):
-        setups[f"ours h{h}"] = lbfgs_setup("ours", history=h)
+        setups[f"ours, eager; history {h}"] = lbfgs_setup("ours", history=h)
     lb = lbfgs_interleaved(setups, rounds=max(3, a.rounds // 2))
     for k, r in lb.items():
-        name, hist = (k.split()[0], k.split()[1][1:]) if " " in k else (k, "50 (default)")
+        name, hist = k.split("; history ") if "; history " in k else (k, "50 (default)")
         say(f"| {name} | {hist} | {r['ms_per_eval']:.3f} | {r['evaluations']} | {r['loss']:.3e} |")
     say()
+    before_ms = lb["before"]["ms_per_eval"]
     say(
-        "ours / before per evaluation: "
-        f"{lb['ours']['ms_per_eval'] / lb['before']['ms_per_eval']:.2f}×"
+        f"ours, eager / before per evaluation: {lb['ours, eager']['ms_per_eval'] / before_ms:.2f}×"
+        + (
+            "; ours, compiled / before: "
+            f"{lb['ours, compiled (the default 240-step run)']['ms_per_eval'] / before_ms:.2f}×"
+            if not a.no_compile
+            else ""
+        )
     )
     say()
-    own = lb["ours"]["ms_per_eval"] - ms[OURS_LOSS]
+    ours_lb = lb["ours, eager"]["ms_per_eval"]
+    own = ours_lb - ms[OURS_LOSS]
     say(
-        f"L-BFGS's own work per evaluation (ours, default history): {own:.3f} ms = "
+        f"L-BFGS's own work per evaluation (ours, eager, default history): {own:.3f} ms = "
         "ms/evaluation above minus one loss + gradient (first table) = "
-        f"{100 * own / lb['ours']['ms_per_eval']:.0f} % of an evaluation; an L-BFGS that "
-        f"cost nothing would make an evaluation {lb['ours']['ms_per_eval'] / ms[OURS_LOSS]:.2f}× "
+        f"{100 * own / ours_lb:.0f} % of an evaluation; an L-BFGS that "
+        f"cost nothing would make an evaluation {ours_lb / ms[OURS_LOSS]:.2f}× "
         "cheaper (the bar for replacing torch's L-BFGS by a flat-parameter one is 1.5×)."
     )
     say()
@@ -400,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     # 3. advection1d runs
     say(f"## `insr run advection1d` (defaults), {a.steps} steps per path, fresh processes")
     say()
+    # a run of < 100 steps does not compile on "auto": "ours" here is the eager path
     runs = {name: case_run(name, "advection1d", a.steps, []) for name in PATHS}
     if not a.no_compile:
         runs["ours, run.compile = true"] = case_run(
@@ -447,10 +471,17 @@ def main(argv: list[str] | None = None) -> int:
         say()
     if a.ref_iters > 0:
         reference_recipe(runs["ours"], a.ref_iters, say)
-    for label, sets in (("ours", []), ("ours, run.compile = true", ["run.compile=true"])):
-        if not a.full or (sets and a.no_compile):
+    full = (
+        ("ours (defaults: run.compile auto, compiled at 240 steps)", "ours", []),
+        ("ours, eager (run.compile = false)", "ours", ["run.compile=false"]),
+        ("before", "before", []),
+    )
+    walls: dict[str, float] = {}
+    for label, name, sets in full:
+        if not a.full:
             continue
-        r = case_run("ours", "advection1d", 240, sets)
+        r = case_run(name, "advection1d", 240, sets)
+        walls[label] = r["total_seconds"]
         say(
             f"{label}, all 240 steps (measured): {r['total_seconds']:.1f} s in-process wall, "
             "step-10 gradient rel. error autodiff / fd "
@@ -460,6 +491,13 @@ def main(argv: list[str] | None = None) -> int:
             "last-step gradient rel. error autodiff / fd "
             f"{100 * _metric(r, 'gradient_rel_error_autodiff', -1):.2f} % / "
             f"{100 * _metric(r, 'gradient_rel_error_fd', -1):.2f} %."
+        )
+        say()
+    if len(walls) == len(full):
+        (w_def, w_eager, w_before) = walls.values()
+        say(
+            f"240 steps, measured: defaults / before {w_def / w_before:.2f}×, eager / before "
+            f"{w_eager / w_before:.2f}×, defaults / eager {w_def / w_eager:.2f}×."
         )
         say()
 
