@@ -36,6 +36,28 @@ def test_auto_compiles_long_cpu_mlp_runs_only() -> None:
     assert not on and "hashgrid" in why
     on, why = decide(device=torch.device("cuda"))
     assert not on and "CPU only" in why
+    on, why = decide("derivative.gradient_supervision=0.01")
+    assert not on and "double backward" in why
+
+
+def test_compile_true_with_gradient_supervision_is_one_clear_line(tmp_path: Path) -> None:
+    """A double backward through a compiled sweep fails inside torch; refused up front."""
+    with pytest.raises(ConfigError, match="gradient_supervision"):
+        decide("run.compile=true", "derivative.gradient_supervision=0.01")
+    from typer.testing import CliRunner
+
+    from insr.cli import app
+
+    sets = ["run.compile=true", "derivative.gradient_supervision=0.01", "case.steps=1"]
+    res = CliRunner().invoke(
+        app,
+        ["run", "advection1d", "-q", "--out", str(tmp_path / "r")]
+        + [a for s in sets for a in ("--set", s)],
+    )
+    assert res.exit_code != 0
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "gradient_supervision" in lines[0], res.output
+    assert "Traceback" not in res.output
 
 
 def test_explicit_settings_win_over_auto() -> None:
