@@ -1,0 +1,164 @@
+"""Stacked-stream second-order sweep for d >= 2 vs the per-axis layout before, in one
+process.
+
+``PYTHONPATH=. nice -n 5 python benchmarks/second_sweep_2d.py [--rounds R] [--reps N]
+[--step-rounds S] [--no-step]``
+
+Code paths, switched per call by the module flag
+:data:`insr.fields.mlp.STACKED_STREAMS` (everything else is the default, "ours" of
+``benchmarks/perf.py``):
+
+- **stacked**: ``STACKED_STREAMS = True``: :func:`insr.fields.stacked.second_sweep_stacked`
+  and :func:`insr.fields.stacked.second_backward_stacked` (one ``(1+d+K, N, width)`` stack
+  per layer, one matrix product per layer forward and two backward);
+- **per-axis**: ``STACKED_STREAMS = False``: the layout before, ``(N, d, width)`` streams
+  with separate products per stream (:func:`insr.fields.mlp._second_sweep` and
+  :func:`insr.fields.mlp.second_sweep_backward`'s general branch).
+
+Rows: the Taylor-Green pressure-stage loss + parameter gradient of step 1
+(``loss_fn("taylor_green", "ours", stage=1)``: the closed-form Laplacian of the pressure
+MLP through :class:`insr.fields.mlp.SecondOrderMLP`, the wall gradient, the frozen
+divergence) on a fixed sample set and on fresh copies of it; the bare sweep + backward
+at the same points (``SecondOrderMLP`` and ``sum(lap^2)``); the advection2d loss +
+gradient (``SecondOrderObjective``, one direction per point, ``K = 1``); and a whole
+Taylor-Green step 1 (advect, pressure, project; from the same step-0 state each time).
+
+Timing: one torch thread, interleaved round-robin, median of rounds. The machine may be
+shared: compare the ratios, not absolute times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+import insr  # noqa: E402,F401  (OpenMP defaults before torch loads)
+from benchmarks.common import config, interleaved  # noqa: E402
+from benchmarks.perf import loss_fn  # noqa: E402
+from insr.fields import mlp  # noqa: E402
+from insr.run import Run  # noqa: E402
+
+LAYOUTS = {"stacked": True, "per-axis": False}
+
+
+def with_layout(stacked: bool, fn: Callable[[], object]) -> Callable[[], object]:
+    """``fn`` run with :data:`insr.fields.mlp.STACKED_STREAMS` set to ``stacked``."""
+
+    def call() -> object:
+        mlp.STACKED_STREAMS = stacked
+        try:
+            return fn()
+        finally:
+            mlp.STACKED_STREAMS = True
+
+    return call
+
+
+def bare_sweep_fn() -> Callable[[], None]:
+    """``SecondOrderMLP`` (axes) of the Taylor-Green pressure field at its 1,024 points,
+    then ``sum(lap^2)`` backward."""
+    cfg = config("taylor_green", [])
+    torch.manual_seed(0)
+    run = Run(cfg)
+    eq = run.equation
+    field = eq.p
+    problem = list(eq.step_problems(1, cfg.case.dt, cfg.case.dt))[1]
+    x = problem.sample(torch.Generator().manual_seed(0))
+
+    def one() -> None:
+        field.zero_grad(set_to_none=True)
+        _, _, lap = field.closed_laplacian(x, True)
+        (lap * lap).sum().backward()
+
+    return one
+
+
+def step_fn() -> Callable[[bool], tuple[float, int]]:
+    """Taylor-Green step 1 from one fitted step-0 state: ``call(stacked) -> (seconds,
+    iterations)``."""
+    cfg = config("taylor_green", [])
+    torch.manual_seed(0)
+    run = Run(cfg)
+    solver = run.solver
+    solver.advance(0, cfg.case.dt)
+    start = solver.state()
+
+    def call(stacked: bool) -> tuple[float, int]:
+        solver.load_state(start)
+        mlp.STACKED_STREAMS = stacked
+        try:
+            t0 = time.perf_counter()
+            cost = solver.advance(1, cfg.case.dt)
+            return time.perf_counter() - t0, int(cost.get("iterations", 0))
+        finally:
+            mlp.STACKED_STREAMS = True
+
+    return call
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--step-rounds", type=int, default=5)
+    ap.add_argument("--no-step", action="store_true", help="skip the whole-step rows")
+    a = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    print(
+        f"benchmarks/second_sweep_2d.py {' '.join(argv or sys.argv[1:])}: "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, torch {torch.__version__}, "
+        f"1 thread, load average {os.getloadavg()[0]:.1f}"
+    )
+    rows = {
+        "Taylor-Green pressure stage, loss + gradient, fixed sample set": lambda: loss_fn(
+            "taylor_green", "ours", stage=1
+        ),
+        "Taylor-Green pressure stage, loss + gradient, fresh points": lambda: loss_fn(
+            "taylor_green", "ours", stage=1, fresh=True
+        ),
+        "pressure MLP alone: closed_laplacian (SecondOrderMLP) + backward": bare_sweep_fn,
+        "advection2d loss + gradient (SecondOrderObjective, K = 1)": lambda: loss_fn(
+            "advection2d", "ours"
+        ),
+    }
+    fns: dict[str, Callable[[], object]] = {}
+    for label, make in rows.items():
+        one = make()
+        for name, flag in LAYOUTS.items():
+            fns[f"{label} | {name}"] = with_layout(flag, one)
+    ms = {k: 1e3 * v for k, v in interleaved(fns, rounds=a.rounds, reps=a.reps).items()}  # type: ignore[arg-type]
+    print()
+    print("| what is timed | per-axis ms | stacked ms | stacked / per-axis |")
+    print("|---|---|---|---|")
+    for label in rows:
+        old, new = ms[f"{label} | per-axis"], ms[f"{label} | stacked"]
+        print(f"| {label} | {old:.2f} | {new:.2f} | {new / old:.3f}x |")
+    if not a.no_step:
+        call = step_fn()
+        times: dict[str, list[float]] = {k: [] for k in LAYOUTS}
+        iters: dict[str, list[int]] = {k: [] for k in LAYOUTS}
+        call(True)  # warm-up
+        for _ in range(a.step_rounds):
+            for name, flag in LAYOUTS.items():
+                s, it = call(flag)
+                times[name].append(s)
+                iters[name].append(it)
+        old, new = (statistics.median(times[k]) for k in ("per-axis", "stacked"))
+        label = "Taylor-Green step 1 (advect + pressure + project), wall s"
+        print(f"| {label} | {old:.3f} | {new:.3f} | {new / old:.3f}x |")
+        print(f"\niterations per step 1: per-axis {iters['per-axis']}, stacked {iters['stacked']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
