@@ -57,6 +57,7 @@ def second_sweep_stacked(
     z = torch.addmm(b1, h0, w1.t())
     dz = (w1.t() * scale.unsqueeze(1)).unsqueeze(1)  # (d, 1, w): same for every point
     ddz: torch.Tensor | None = None
+    dzz = dz  # the rows (dz, ddz) of a layer's product; layer 0: dz (ddz = 0)
     saved: list = []
     stack_in = stack = h0
     for i, act in enumerate(acts):
@@ -64,7 +65,7 @@ def second_sweep_stacked(
             w, b = params[2 * i], params[2 * i + 1]
             out = torch.mm(stack.view(-1, stack.shape[-1]), w.t().contiguous()).view(rows, n, -1)
             z = out[0].add_(b)
-            dz, ddz = out[1 : 1 + d], out[1 + d :]
+            dz, ddz, dzz = out[1 : 1 + d], out[1 + d :], out[1:]
         a, s1 = act.value_and_slope(z)
         s2 = act.curvature(z, a, s1)
         dzv = _along(vt, dz)
@@ -77,7 +78,7 @@ def second_sweep_stacked(
         if ddz is not None:
             ddh.addcmul_(s1, ddz)
         if keep:
-            saved.append((stack_in, z, dz, ddz, dzv, dzv2, stack[0], s1, s2))
+            saved.append((stack_in, z, dzz, dzv, dzv2, stack[0], s1, s2))
         stack_in = stack
     wo, bo = params[-2], params[-1]
     out = torch.mm(stack.view(-1, stack.shape[-1]), wo.t().contiguous()).view(rows, n, -1)
@@ -114,29 +115,23 @@ def second_backward_stacked(
     grads[-1] = gu.sum(0)
     gs = torch.mm(g_flat, params[-2]).view(rows, n, -1)
     for i in range(len(acts) - 1, -1, -1):
-        stack_in, z, dz, ddz, dzv, dzv2, a, s1, s2 = hidden[i]
+        stack_in, z, dzz, dzv, dzv2, a, s1, s2 = hidden[i]
         s3 = acts[i].third(z, a, s1, s2)
-        gh, gdh, gddh = gs[0], gs[1 : 1 + d], gs[1 + d :]
-        curv = _dot(gdh, dz)  # sum_d gdh dz + sum_K gddh ddz
-        if ddz is not None:
-            for j in range(ddz.shape[0]):
-                curv.addcmul_(gddh[j], ddz[j])
+        gddh = gs[1 + d :]
+        curv = _dot(gs[1 : 1 + dzz.shape[0]], dzz)  # sum_d gdh dz + sum_K gddh ddz
         gdzv = gddh * dzv  # times 2 s2 below
         gdzv.mul_(s2)
-        g = torch.empty((rows if i > 0 else 1 + d, n, z.shape[1]), dtype=z.dtype, device=z.device)
-        gz = g[0]
-        torch.mul(gh, s1, out=gz)
+        # (gz, gdz, gddz) start as (gh, gdh, gddh) s1; layer 0 needs no gddz
+        g = torch.mul(gs if i > 0 else gs[: 1 + d], s1)
+        gz, gdz = g[0], g[1 : 1 + d]
         gz.addcmul_(s2, curv)
         gz.addcmul_(s3, _dot(gddh, dzv2))
-        gdz = g[1 : 1 + d]
-        torch.mul(gdh, s1, out=gdz)
         if vt is None:
             gdz.add_(gdzv, alpha=2.0)
         else:
             gdz.addcmul_(vt, gdzv, value=2.0)
         grads[2 * i + 1] = gz.sum(0)
         if i > 0:
-            torch.mul(gddh, s1, out=g[1 + d :])
             g_flat = g.view(-1, g.shape[-1])
             grads[2 * i] = g_flat.t() @ stack_in.view(-1, stack_in.shape[-1])
             gs = torch.mm(g_flat, params[2 * i]).view(rows, n, -1)
