@@ -19,12 +19,14 @@ Rows: the Taylor-Green pressure-stage loss + parameter gradient of step 1
 (``loss_fn("taylor_green", "ours", stage=1)``: the closed-form Laplacian of the pressure
 MLP through :class:`insr.fields.mlp.SecondOrderMLP`, the wall gradient, the frozen
 divergence) on a fixed sample set and on fresh copies of it; the bare sweep + backward
-at the same points (``SecondOrderMLP`` and ``sum(lap^2)``); the advection2d loss +
-gradient (``SecondOrderObjective``, one direction per point, ``K = 1``); and a whole
-Taylor-Green step 1 (advect, pressure, project; from the same step-0 state each time).
+at the same points (``SecondOrderMLP`` and ``sum(lap^2)``); a control, the advection2d
+loss + gradient, which runs no second-order sweep (first-order ``ClosedFormMLP``: the
+same code on both paths, so its ratio shows the timing noise); and a whole Taylor-Green
+step 1 (advect, pressure, project; from the same step-0 state each time).
 
-Timing: one torch thread, interleaved round-robin, median of rounds. The machine may be
-shared: compare the ratios, not absolute times.
+Timing: one torch thread, interleaved round-robin, median of rounds, both wall time and
+this process's CPU time (``time.process_time``, less sensitive to other processes on a
+shared machine). Compare the ratios, not absolute times.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 import insr  # noqa: E402,F401  (OpenMP defaults before torch loads)
-from benchmarks.common import config, interleaved  # noqa: E402
+from benchmarks.common import config  # noqa: E402
 from benchmarks.perf import loss_fn  # noqa: E402
 from insr.fields import mlp  # noqa: E402
 from insr.run import Run  # noqa: E402
@@ -106,6 +108,24 @@ def step_fn() -> Callable[[bool], tuple[float, int]]:
     return call
 
 
+def timed(fns: dict[str, Callable[[], object]], rounds: int, reps: int) -> dict[str, tuple]:
+    """Median ``(wall ms, CPU ms)`` per call of each function, round-robin after a
+    warm-up of ``reps`` calls each."""
+    for fn in fns.values():
+        for _ in range(reps):
+            fn()
+    wall: dict[str, list[float]] = {k: [] for k in fns}
+    cpu: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            for _ in range(reps):
+                fn()
+            wall[k].append(1e3 * (time.perf_counter() - t0) / reps)
+            cpu[k].append(1e3 * (time.process_time() - c0) / reps)
+    return {k: (statistics.median(wall[k]), statistics.median(cpu[k])) for k in fns}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=7)
@@ -127,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             "taylor_green", "ours", stage=1, fresh=True
         ),
         "pressure MLP alone: closed_laplacian (SecondOrderMLP) + backward": bare_sweep_fn,
-        "advection2d loss + gradient (SecondOrderObjective, K = 1)": lambda: loss_fn(
+        "control: advection2d loss + gradient (no second-order sweep)": lambda: loss_fn(
             "advection2d", "ours"
         ),
     }
@@ -136,26 +156,30 @@ def main(argv: list[str] | None = None) -> int:
         one = make()
         for name, flag in LAYOUTS.items():
             fns[f"{label} | {name}"] = with_layout(flag, one)
-    ms = {k: 1e3 * v for k, v in interleaved(fns, rounds=a.rounds, reps=a.reps).items()}  # type: ignore[arg-type]
+    ms = timed(fns, a.rounds, a.reps)
     print()
-    print("| what is timed | per-axis ms | stacked ms | stacked / per-axis |")
-    print("|---|---|---|---|")
+    print("| what is timed | per-axis ms | stacked ms | stacked / per-axis | CPU-time ratio |")
+    print("|---|---|---|---|---|")
     for label in rows:
-        old, new = ms[f"{label} | per-axis"], ms[f"{label} | stacked"]
-        print(f"| {label} | {old:.2f} | {new:.2f} | {new / old:.3f}x |")
+        (old, old_c), (new, new_c) = ms[f"{label} | per-axis"], ms[f"{label} | stacked"]
+        print(f"| {label} | {old:.2f} | {new:.2f} | {new / old:.3f}x | {new_c / old_c:.3f}x |")
     if not a.no_step:
         call = step_fn()
-        times: dict[str, list[float]] = {k: [] for k in LAYOUTS}
+        times: dict[str, list[tuple[float, float]]] = {k: [] for k in LAYOUTS}
         iters: dict[str, list[int]] = {k: [] for k in LAYOUTS}
         call(True)  # warm-up
         for _ in range(a.step_rounds):
             for name, flag in LAYOUTS.items():
+                c0 = time.process_time()
                 s, it = call(flag)
-                times[name].append(s)
+                times[name].append((s, time.process_time() - c0))
                 iters[name].append(it)
-        old, new = (statistics.median(times[k]) for k in ("per-axis", "stacked"))
+        (old, old_c), (new, new_c) = (
+            tuple(statistics.median(t[j] for t in times[k]) for j in (0, 1))
+            for k in ("per-axis", "stacked")
+        )
         label = "Taylor-Green step 1 (advect + pressure + project), wall s"
-        print(f"| {label} | {old:.3f} | {new:.3f} | {new / old:.3f}x |")
+        print(f"| {label} | {old:.3f} | {new:.3f} | {new / old:.3f}x | {new_c / old_c:.3f}x |")
         print(f"\niterations per step 1: per-axis {iters['per-axis']}, stacked {iters['stacked']}")
     return 0
 
