@@ -2,7 +2,7 @@
 process.
 
 ``PYTHONPATH=. nice -n 5 python benchmarks/second_sweep_2d.py [--rounds R] [--reps N]
-[--step-rounds S] [--no-step]``
+[--step-rounds S] [--no-step] [--mallopt]``
 
 Code paths, switched per call by the module flag
 :data:`insr.fields.mlp.STACKED_STREAMS` (everything else is the default, "ours" of
@@ -26,12 +26,18 @@ step 1 (advect, pressure, project; from the same step-0 state each time).
 
 Timing: one torch thread, interleaved round-robin, median of rounds, both wall time and
 this process's CPU time (``time.process_time``, less sensitive to other processes on a
-shared machine). Compare the ratios, not absolute times.
+shared machine), and the torch operations one call dispatches, views not counted
+(counted with a ``TorchDispatchMode``). Compare the ratios,
+not absolute times. ``--mallopt`` first sets glibc's ``M_MMAP_THRESHOLD``,
+``M_TRIM_THRESHOLD`` and ``M_TOP_PAD`` high in this process, so freed tensor memory is
+reused instead of returned to the system and faulted in again (about a thousand minor
+page faults per pressure evaluation otherwise): both layouts run under it.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import statistics
 import sys
@@ -43,6 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
+from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 
 import insr  # noqa: E402,F401  (OpenMP defaults before torch loads)
 from benchmarks.common import config  # noqa: E402
@@ -51,6 +58,35 @@ from insr.fields import mlp  # noqa: E402
 from insr.run import Run  # noqa: E402
 
 LAYOUTS = {"stacked": True, "per-axis": False}
+
+
+class _OpCount(TorchDispatchMode):
+    """Counts the torch operations dispatched while active, views (select, slice,
+    transpose, ...) not counted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.n = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001,ANN204
+        self.n += not func.is_view
+        return func(*args, **(kwargs or {}))
+
+
+def op_count(fn: Callable[[], object]) -> int:
+    """Torch operations (not views) of one call of ``fn``."""
+    with _OpCount() as c:
+        fn()
+    return c.n
+
+
+def keep_freed_memory() -> None:
+    """glibc ``mallopt``: no mmap per large tensor, no trimming of the heap (256 MiB
+    threshold, 512 MiB trim threshold, 64 MiB top pad)."""
+    libc = ctypes.CDLL("libc.so.6")
+    for option, value in ((-3, 256 << 20), (-1, 512 << 20), (-2, 64 << 20)):
+        if libc.mallopt(option, value) != 1:
+            raise SystemExit(f"mallopt({option}) failed")
 
 
 def with_layout(stacked: bool, fn: Callable[[], object]) -> Callable[[], object]:
@@ -132,10 +168,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--step-rounds", type=int, default=5)
     ap.add_argument("--no-step", action="store_true", help="skip the whole-step rows")
+    ap.add_argument("--mallopt", action="store_true", help="keep freed memory (see above)")
     a = ap.parse_args(argv)
+    if a.mallopt:
+        keep_freed_memory()
     torch.set_num_threads(1)
     print(
-        f"benchmarks/second_sweep_2d.py {' '.join(argv or sys.argv[1:])}: "
+        f"PYTHONPATH=. python benchmarks/second_sweep_2d.py {' '.join(argv or sys.argv[1:])}: "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, torch {torch.__version__}, "
         f"1 thread, load average {os.getloadavg()[0]:.1f}"
     )
@@ -157,12 +196,20 @@ def main(argv: list[str] | None = None) -> int:
         for name, flag in LAYOUTS.items():
             fns[f"{label} | {name}"] = with_layout(flag, one)
     ms = timed(fns, a.rounds, a.reps)
+    ops = {k: op_count(fn) for k, fn in fns.items()}
     print()
-    print("| what is timed | per-axis ms | stacked ms | stacked / per-axis | CPU-time ratio |")
-    print("|---|---|---|---|---|")
+    print(
+        "| what is timed | per-axis ms | stacked ms | stacked / per-axis | CPU-time ratio "
+        "| torch ops per-axis / stacked |"
+    )
+    print("|---|---|---|---|---|---|")
     for label in rows:
         (old, old_c), (new, new_c) = ms[f"{label} | per-axis"], ms[f"{label} | stacked"]
-        print(f"| {label} | {old:.2f} | {new:.2f} | {new / old:.3f}x | {new_c / old_c:.3f}x |")
+        n_old, n_new = ops[f"{label} | per-axis"], ops[f"{label} | stacked"]
+        print(
+            f"| {label} | {old:.2f} | {new:.2f} | {new / old:.3f}x | {new_c / old_c:.3f}x "
+            f"| {n_old} / {n_new} |"
+        )
     if not a.no_step:
         call = step_fn()
         times: dict[str, list[tuple[float, float]]] = {k: [] for k in LAYOUTS}
@@ -179,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
             for k in ("per-axis", "stacked")
         )
         label = "Taylor-Green step 1 (advect + pressure + project), wall s"
-        print(f"| {label} | {old:.3f} | {new:.3f} | {new / old:.3f}x | {new_c / old_c:.3f}x |")
+        print(f"| {label} | {old:.3f} | {new:.3f} | {new / old:.3f}x | {new_c / old_c:.3f}x | |")
         print(f"\niterations per step 1: per-axis {iters['per-axis']}, stacked {iters['stacked']}")
     return 0
 
