@@ -20,9 +20,11 @@ Code paths (switched per call, so alternatives can be interleaved in one process
   gradient taken with a graph to ``x`` (autograd through the first-order sweep), and the
   grid fields' rows and weights recomputed on every call (``GridField.cell_cache =
   False``), i.e. main before this work -- except for code both paths share: the second
-  round's 1D sweep (stacked streams, :func:`insr.fields.mlp._second_sweep_1d`) and 1D grid
-  head run on both, so ``before`` is faster than the original main and ours / before
-  understates the gain.
+  round's 1D sweep (stacked streams, :func:`insr.fields.mlp._second_sweep_1d`), the
+  ``d >= 2`` sweeps that record no graph (stacked streams,
+  :mod:`insr.fields.stacked`; ``before`` takes autograd through the per-axis sweep
+  instead, so only its no-graph calls share it) and the 1D grid head run on both, so
+  ``before`` is faster than the original main and ours / before understates the gain.
 - **ours, compiled** (default loss, L-BFGS and advection1d runs): ours with the fused
   Padé pass under ``torch.compile`` -- what a default run of >= 100 steps takes
   (``run.compile = "auto"``, :mod:`insr.run.compiling`: the default 240-step advection1d

@@ -22,6 +22,7 @@ from torch import nn
 
 from insr.fields.activations import ACTIVATIONS, Gauss, Sine, Softplus, Tanh
 from insr.fields.base import Field, SampleMemo
+from insr.fields.stacked import STACKED, second_backward_stacked, second_sweep_stacked
 from insr.schema import ConfigError, at_least, opt, positive
 
 
@@ -287,10 +288,15 @@ def _second_sweep(
     (the first layer is linear in ``x``: ``ddz = 0``).
 
     Returns ``u (N, c)``, ``J (N, c, d)``, ``dd (N, K, c)`` and, when ``keep``, the
-    per-layer tensors :class:`SecondOrderMLP` needs for its backward.
+    per-layer tensors :class:`SecondOrderMLP` needs for its backward. One axis runs
+    :func:`_second_sweep_1d`; ``d >= 2`` with no autograd graph recorded (no grad mode, or
+    no input requiring grad; e.g. inside :class:`SecondOrderMLP`) runs
+    :func:`insr.fields.stacked.second_sweep_stacked` unless :data:`STACKED_STREAMS` is off.
     """
     if h0.shape[1] == 1 and (v is None or v.numel() in (1, h0.shape[0])):
         return _second_sweep_1d(h0, scale, v, acts, params, keep)
+    if STACKED_STREAMS and not _records_graph(h0, scale, v, params):
+        return second_sweep_stacked(h0, scale, v, acts, params, keep)
     w1, b1 = params[0], params[1]
     z = torch.addmm(b1, h0, w1.t())
     dz = (w1.t() * scale.unsqueeze(1)).unsqueeze(0)  # (1, d, width): same for every point
@@ -323,6 +329,21 @@ def _second_sweep(
     jac = (dh @ wo.t()).transpose(1, 2)
     dd = ddh @ wo.t()
     return u, jac, dd, saved + [(h, dh, ddh)]
+
+
+#: ``d >= 2`` sweeps without a graph in the stacked layout of :mod:`insr.fields.stacked`
+#: (False: the per-axis layout before, kept measurable by
+#: ``benchmarks/second_sweep_2d.py``)
+STACKED_STREAMS = True
+
+
+def _records_graph(
+    h0: torch.Tensor, scale: torch.Tensor, v: torch.Tensor | None, params: Sequence[torch.Tensor]
+) -> bool:
+    """Whether autograd would record a graph through a sweep of these inputs."""
+    if not torch.is_grad_enabled():
+        return False
+    return any(t is not None and t.requires_grad for t in (h0, scale, v, *params))
 
 
 def _flat(t: torch.Tensor) -> torch.Tensor:
@@ -428,6 +449,8 @@ def second_sweep_backward(
     """Parameter gradients of :func:`_second_sweep` (``keep=True``: ``layers`` is its last
     return value) for upstream gradients ``gu (N, c)``, ``gjac (N, c, d)``,
     ``gdd (N, K, c)``; the formulas are in :class:`SecondOrderMLP`."""
+    if layers[-1][0] is STACKED:  # from second_sweep_stacked
+        return second_backward_stacked(layers, params, scale, v, acts, gu, gjac, gdd)
     if layers[-1][1].dim() == 2:  # from _second_sweep_1d
         return _second_backward_1d(layers, params, scale, v, acts, gu, gjac, gdd)
     *hidden, (h, dh, ddh) = layers
