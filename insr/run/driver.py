@@ -29,6 +29,7 @@ import numpy as np
 from insr import verdict as fit
 from insr.errors import RunFailure, RunInterrupted, UsageError, check_path_length
 from insr.log import LogWriteError, RunLogWriter
+from insr.perf import tune_malloc
 from insr.run.build import Run
 from insr.run.limits import check_disk_budget
 from insr.run.lock import is_lock_file, run_lock
@@ -142,7 +143,9 @@ def execute(
     """
     check_on_diverge(on_diverge)
     check_path_length(run_dir, "the run directory")
+    malloc = tune_malloc()  # before the run allocates its tensors (insr/perf.py)
     run = Run(cfg)
+    run.attrs["malloc"] = malloc
     check_disk_budget(cfg, run.case.dim, run.case.channels, run_dir, run.n_params)
     with run_lock(run_dir) as made:  # one writer per run directory (insr.run.lock)
         try:
@@ -178,6 +181,7 @@ def resume(
             plan = target
         else:
             plan = plan_resume(path, sets, allow_callable=allow_callable)
+        tune_malloc()
         run = Run(plan.cfg)
         if plan.ckpt is not None:
             try:
