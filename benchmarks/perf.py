@@ -68,6 +68,7 @@ from insr.equations import advection, fluid  # noqa: E402
 from insr.equations.base import PerSampleSet  # noqa: E402
 from insr.fields.gridbase import GridField  # noqa: E402
 from insr.fields.mlp import ActivationMLP, _second_sweep, second_sweep_backward  # noqa: E402
+from insr.perf import MALLOC_ENV, tune_malloc  # noqa: E402
 from insr.run import Run  # noqa: E402
 from insr.stepper import optimize  # noqa: E402
 
@@ -262,8 +263,9 @@ def lbfgs_interleaved(setups: dict[str, Callable[[], tuple]], rounds: int) -> di
 def case_run(name: str, case: str, steps: int, sets: list[str]) -> dict:
     """``benchmarks.case_run`` in a fresh process on code path ``name``."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    if name == "before":  # main before issue 15 had no torch.compile by default
+    if name == "before":  # main before issue 15: no torch.compile, glibc's malloc defaults
         sets = ["run.compile=false", *sets]
+        env[MALLOC_ENV] = "system"
     cmd = [sys.executable, "-m", "benchmarks.perf", "--case-run", name, case, str(steps), *sets]
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if out.returncode != 0:
@@ -325,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     torch.set_num_threads(1)
+    # the in-process loss timings of every path run with a run's allocator setting
+    malloc = tune_malloc()
     lines: list[str] = []
 
     def say(s: str = "") -> None:
@@ -342,6 +346,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, torch {torch.__version__}, "
         f"{os.cpu_count()} CPUs, load average at start {os.getloadavg()[0]:.1f} "
         "(**contended machine**: absolute times are inflated; compare ratios)."
+    )
+    say()
+    say(
+        f"Allocator in this process: {malloc} (insr.perf.tune_malloc; the interleaved loss "
+        "timings of every path share it); case runs: ours tuned, before with "
+        "INSR_MALLOC=system."
     )
     say()
 
