@@ -250,19 +250,23 @@ class GridField(Field):
         They depend on the points only, not on the table or the head: remembered for the
         last ``x`` (its identity and in-place version, as :class:`insr.equations.base.
         PerSampleSet`) and ``k``, so L-BFGS, which passes the same points on every
-        evaluation of a step, computes them once per step."""
+        evaluation of a step, computes them once per step. Points with a graph (``x``
+        requiring grad: second derivatives in ``x``, e.g. :func:`insr.derivatives.
+        operators.hessian`) get weights with their graph to ``x``, never remembered."""
+        with_graph = x.requires_grad and torch.is_grad_enabled()
+        cache = self.cell_cache and not with_graph
         memo = self.__dict__.setdefault("_cells_memo", SampleMemo())
-        cached = memo.get(x, (k,)) if self.cell_cache else None
+        cached = memo.get(x, (k,)) if cache else None
         if cached is not None:
             return cached
-        with torch.no_grad():
+        with torch.enable_grad() if with_graph else torch.no_grad():
             rows, t, scale, du_dx = self._unit_cells(x, k)
             w, dw = corner_weights(t, self.interpolation, True)
             assert dw is not None
             n, d = x.shape
             dw = dw * (scale.view(k, 1, 1, 1) * du_dx.t().reshape(1, d, 1, n))
         value = (rows, w, dw)
-        return memo.put(x, value, (k,)) if self.cell_cache else value
+        return memo.put(x, value, (k,)) if cache else value
 
     def _unit_cells(
         self, x: torch.Tensor, k: int
