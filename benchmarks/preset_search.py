@@ -366,7 +366,8 @@ def markdown(results: dict) -> str:
         for i, r in enumerate(res["rows"]):
             b = "**" if i == best else ""
             if "error" in r:
-                cells = ["failed: " + r["error"]] + ["-"] * 5
+                why = r["error"].split(" (ok <=")[0].replace("|", "\\|")
+                cells = ["failed: " + why] + ["-"] * 5
             else:
                 cells = [
                     fmt(r["step0_grad_autodiff"]),
