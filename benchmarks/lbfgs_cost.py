@@ -1,0 +1,232 @@
+"""torch's L-BFGS vs the flat-parameter one (insr/lbfgs.py): cost per loss evaluation
+inside the real optimizations, and convergence on the shipped L-BFGS cases.
+
+``PYTHONPATH=. nice -n 5 python benchmarks/lbfgs_cost.py [--rounds N] [--steps N]
+[--no-runs] [--out benchmarks/results/lbfgs_cost.md]``
+
+1. advection1d defaults, step 1 after the step-0 fit (the fit done once, by torch's
+   L-BFGS, so every configuration starts from the same weights): the whole step-1
+   optimization divided by its loss evaluations, for each implementation and history;
+   L-BFGS's own work per evaluation = that minus one loss + gradient at the start point
+   (timed in the same round-robin).
+2. The step-0 fit (L-BFGS, 400 iterations at most, Sobolev loss) from the same initial
+   weights, likewise.
+3. ``insr run`` of each shipped case whose resolved config uses L-BFGS, ``--steps``
+   steps, one fresh process per implementation (``solver.lbfgs_impl``).
+
+One torch thread, configurations interleaved round-robin, medians of rounds; the
+machine may be shared, so compare ratios within one invocation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+import insr  # noqa: E402,F401  (OpenMP defaults before torch loads)
+from benchmarks.perf import _metric, _step_problems, case_run, path  # noqa: E402
+from insr.stepper import optimize  # noqa: E402
+
+IMPLS = ("torch", "flat")
+CASES = ("advection1d", "heat1d", "wave_packet1d")
+
+
+def _timed_loss(problem, x: torch.Tensor, reps: int = 20) -> Callable[[], float]:
+    """Seconds per loss + parameter gradient of ``problem`` on samples ``x``."""
+
+    def one() -> float:
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            problem.field.zero_grad(set_to_none=True)
+            problem.loss(x).backward()
+        return (time.perf_counter() - t0) / reps
+
+    return one
+
+
+def step1_setups(histories: tuple[int, ...]) -> tuple[dict[str, Callable[[], tuple]], Callable]:
+    """Step-1 optimizations per ``impl hN`` from one start, and the loss + gradient timer."""
+    with path("ours"):
+        cfg, run, _ = _step_problems("advection1d", ["solver.lbfgs_impl=torch"])
+        init_budget, budget = run.budgets()
+        eq = run.equation
+        optimize(eq.initial_problems()[0], init_budget, torch.Generator().manual_seed(0))
+    start = {k: t.clone() for k, t in eq.field.state_dict().items()}
+
+    def setup(impl: str, history: int) -> Callable[[], tuple]:
+        b = dataclasses.replace(budget, lbfgs_impl=impl, lbfgs_history=history)
+
+        def one() -> tuple:
+            eq.field.load_state_dict(start)
+            with path("ours"):
+                problem = list(eq.step_problems(1, cfg.case.dt, cfg.case.dt))[0]
+                res = optimize(problem, b, torch.Generator().manual_seed(1))
+            return res.seconds / res.iterations, res.iterations, res.loss
+
+        return one
+
+    setups = {f"{i} h{h}": setup(i, h) for h in histories for i in IMPLS}
+    eq.field.load_state_dict(start)
+    problem = list(eq.step_problems(1, cfg.case.dt, cfg.case.dt))[0]
+    x = problem.sample(torch.Generator().manual_seed(1))
+    timer = _timed_loss(problem, x)
+
+    def loss_cost() -> tuple:
+        eq.field.load_state_dict(start)
+        return timer(), 0, float("nan")
+
+    return setups, loss_cost
+
+
+def step0_setups() -> tuple[dict[str, Callable[[], tuple]], Callable]:
+    """The advection1d step-0 fit per implementation from one initial state."""
+    cfg, run, _ = _step_problems("advection1d", [])
+    init_budget, _ = run.budgets()
+    eq = run.equation
+    start = {k: t.clone() for k, t in eq.field.state_dict().items()}
+
+    def setup(impl: str) -> Callable[[], tuple]:
+        b = dataclasses.replace(init_budget, lbfgs_impl=impl)
+
+        def one() -> tuple:
+            eq.field.load_state_dict(start)
+            res = optimize(eq.initial_problems()[0], b, torch.Generator().manual_seed(0))
+            return res.seconds / res.iterations, res.iterations, res.loss
+
+        return one
+
+    eq.field.load_state_dict(start)
+    problem = eq.initial_problems()[0]
+    timer = _timed_loss(problem, problem.sample(torch.Generator().manual_seed(0)))
+
+    def loss_cost() -> tuple:
+        eq.field.load_state_dict(start)
+        return timer(), 0, float("nan")
+
+    return {i: setup(i) for i in IMPLS}, loss_cost
+
+
+def round_robin(fns: dict[str, Callable[[], tuple]], rounds: int) -> dict[str, dict]:
+    """Median ms per evaluation (first entry of each result) over ``rounds`` rounds."""
+    for fn in fns.values():
+        fn()  # warm-up
+    out: dict[str, list[tuple]] = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            out[k].append(fn())
+    return {
+        k: {
+            "ms": 1e3 * statistics.median(o[0] for o in v),
+            "evals": v[0][1],
+            "loss": v[0][2],
+            "same": len({(o[1], o[2]) for o in v}) == 1,  # deterministic across rounds
+        }
+        for k, v in out.items()
+    }
+
+
+def cost_table(say, res: dict[str, dict], loss_ms: float) -> None:
+    say("| L-BFGS | history | ms/evaluation | evaluations | final loss | own ms/evaluation |")
+    say("|---|---|---|---|---|---|")
+    for k, r in res.items():
+        impl, _, hist = k.partition(" h")
+        say(
+            f"| {impl} | {hist or '50'} | {r['ms']:.3f} | {r['evals']} | {r['loss']:.3e} | "
+            f"{r['ms'] - loss_ms:.3f} |"
+        )
+    say()
+    say(f"One loss + gradient (same round-robin): {loss_ms:.3f} ms.")
+    say()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--no-runs", action="store_true", help="skip the case runs")
+    ap.add_argument("--out", type=Path, default=None)
+    a = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    lines: list[str] = []
+
+    def say(s: str = "") -> None:
+        print(s, flush=True)
+        lines.append(s)
+
+    say("# benchmarks/lbfgs_cost.py: torch's L-BFGS vs the flat one")
+    say()
+    say(
+        "Command: `PYTHONPATH=. nice -n 5 python benchmarks/lbfgs_cost.py "
+        + " ".join(argv or sys.argv[1:])
+        + "`"
+    )
+    say(
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, torch {torch.__version__}, "
+        f"one thread, load average at start {os.getloadavg()[0]:.1f} (compare ratios)."
+    )
+    say()
+
+    say("## Step 1 of advection1d (defaults, after the step-0 fit)")
+    say()
+    setups, loss_cost = step1_setups((50, 10, 20))
+    res = round_robin({**setups, "loss": loss_cost}, a.rounds)
+    loss_ms = res.pop("loss")["ms"]
+    cost_table(say, res, loss_ms)
+    for h in (50, 10, 20):
+        t, f = res[f"torch h{h}"], res[f"flat h{h}"]
+        say(
+            f"history {h}: torch / flat per evaluation {t['ms'] / f['ms']:.2f}×, own work "
+            f"{(t['ms'] - loss_ms) / (f['ms'] - loss_ms):.2f}×; "
+            f"deterministic over rounds: torch {t['same']}, flat {f['same']}."
+        )
+    say()
+
+    say("## Step-0 fit of advection1d (L-BFGS, Sobolev loss, 400 iterations at most)")
+    say()
+    setups0, loss0 = step0_setups()
+    res0 = round_robin({**setups0, "loss": loss0}, max(3, a.rounds // 2))
+    loss0_ms = res0.pop("loss")["ms"]
+    cost_table(say, res0, loss0_ms)
+    t, f = res0["torch"], res0["flat"]
+    say(
+        f"torch / flat per evaluation {t['ms'] / f['ms']:.2f}×, own work "
+        f"{(t['ms'] - loss0_ms) / (f['ms'] - loss0_ms):.2f}×."
+    )
+    say()
+
+    if not a.no_runs:
+        say(f"## Case runs, {a.steps} steps, fresh process per implementation")
+        say()
+        say(
+            "| case | L-BFGS | s/step (1..) | step 0 s | evaluations/step | step-10 grad. rel. "
+            "err. autodiff | max\\|u-u*\\| last | last step loss |"
+        )
+        say("|---|---|---|---|---|---|---|---|")
+        for case in CASES:
+            for impl in IMPLS:
+                r = case_run("ours", case, a.steps, [f"solver.lbfgs_impl={impl}"])
+                say(
+                    f"| {case} | {impl} | {r['seconds_per_step']:.3f} | "
+                    f"{r['step0_seconds']:.2f} | {r['iterations_per_step']:.1f} | "
+                    f"{100 * _metric(r, 'gradient_rel_error_autodiff', 10):.3f} % | "
+                    f"{_metric(r, 'field_max_error', -1):.3e} | {_metric(r, 'loss', -1):.3e} |"
+                )
+        say()
+    if a.out is not None:
+        a.out.write_text("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
