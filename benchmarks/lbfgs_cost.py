@@ -136,7 +136,7 @@ def round_robin(fns: dict[str, Callable[[], tuple]], rounds: int) -> dict[str, d
     }
 
 
-def cost_table(say, res: dict[str, dict], loss_ms: float) -> None:
+def cost_table(say: Callable[[str], None], res: dict[str, dict], loss_ms: float) -> None:
     say("| L-BFGS | history | ms/evaluation | evaluations | final loss | own ms/evaluation |")
     say("|---|---|---|---|---|---|")
     for k, r in res.items():
@@ -150,11 +150,84 @@ def cost_table(say, res: dict[str, dict], loss_ms: float) -> None:
     say()
 
 
+def costs(say: Callable[[str], None], rounds: int) -> None:
+    """Sections 1 and 2 of the module docstring."""
+    say("## Step 1 of advection1d (defaults, after the step-0 fit)")
+    say()
+    setups, loss_cost = step1_setups((50, 10, 20))
+    res = round_robin({**setups, "loss": loss_cost}, rounds)
+    loss_ms = res.pop("loss")["ms"]
+    cost_table(say, res, loss_ms)
+    for h in (50, 10, 20):
+        t, f = res[f"torch h{h}"], res[f"flat h{h}"]
+        say(
+            f"history {h}: torch / flat per evaluation {t['ms'] / f['ms']:.2f}×, own work "
+            f"{(t['ms'] - loss_ms) / (f['ms'] - loss_ms):.2f}×; "
+            f"deterministic over rounds: torch {t['same']}, flat {f['same']}."
+        )
+    say()
+
+    say("## Step-0 fit of advection1d (L-BFGS, Sobolev loss, 400 iterations at most)")
+    say()
+    setups0, loss0 = step0_setups()
+    res0 = round_robin({**setups0, "loss": loss0}, max(3, rounds // 2))
+    loss0_ms = res0.pop("loss")["ms"]
+    cost_table(say, res0, loss0_ms)
+    t, f = res0["torch"], res0["flat"]
+    say(
+        f"torch / flat per evaluation {t['ms'] / f['ms']:.2f}×, own work "
+        f"{(t['ms'] - loss0_ms) / (f['ms'] - loss0_ms):.2f}×."
+    )
+    say()
+
+
+def runs(say: Callable[[str], None], cases: list[str], steps: int, seeds: list[int]) -> None:
+    """Section 3 of the module docstring."""
+    say(
+        f"## Case runs, {steps} steps, fresh process per implementation and seed "
+        f"(run.seed = {', '.join(map(str, seeds))})"
+    )
+    say()
+    say(
+        "| case | L-BFGS | seed | s/step (1..) | step-0 evaluations | step-0 loss | "
+        "evaluations/step | step-10 grad. rel. err. autodiff | max\\|u-u*\\| last | "
+        "last-step loss |"
+    )
+    say("|---|---|---|---|---|---|---|---|---|---|")
+    summary: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for case in cases:
+        for seed in seeds:
+            for impl in IMPLS:
+                sets = [f"solver.lbfgs_impl={impl}", f"run.seed={seed}"]
+                r = case_run("ours", case, steps, sets)
+                g10 = _metric(r, "gradient_rel_error_autodiff", 10)
+                err = _metric(r, "field_max_error", -1)
+                summary.setdefault((case, impl), []).append((g10, err))
+                say(
+                    f"| {case} | {impl} | {seed} | {r['seconds_per_step']:.3f} | "
+                    f"{r['iterations_step0']:.0f} | {_metric(r, 'loss', 0):.3e} | "
+                    f"{r['iterations_per_step']:.1f} | {100 * g10:.3f} % | {err:.3e} | "
+                    f"{_metric(r, 'loss', -1):.3e} |"
+                )
+    say()
+    say("| case | L-BFGS | mean step-10 grad. rel. err. | mean max\\|u-u*\\| last |")
+    say("|---|---|---|---|")
+    for (case, impl), v in summary.items():
+        say(
+            f"| {case} | {impl} | {100 * statistics.mean(x[0] for x in v):.3f} % | "
+            f"{statistics.mean(x[1] for x in v):.3e} |"
+        )
+    say()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--no-runs", action="store_true", help="skip the case runs")
+    ap.add_argument("--no-cost", action="store_true", help="skip the cost tables")
+    ap.add_argument("--cases", nargs="+", default=list(CASES), help="cases of the runs")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="run.seed per run")
     ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -177,52 +250,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     say()
 
-    say("## Step 1 of advection1d (defaults, after the step-0 fit)")
-    say()
-    setups, loss_cost = step1_setups((50, 10, 20))
-    res = round_robin({**setups, "loss": loss_cost}, a.rounds)
-    loss_ms = res.pop("loss")["ms"]
-    cost_table(say, res, loss_ms)
-    for h in (50, 10, 20):
-        t, f = res[f"torch h{h}"], res[f"flat h{h}"]
-        say(
-            f"history {h}: torch / flat per evaluation {t['ms'] / f['ms']:.2f}×, own work "
-            f"{(t['ms'] - loss_ms) / (f['ms'] - loss_ms):.2f}×; "
-            f"deterministic over rounds: torch {t['same']}, flat {f['same']}."
-        )
-    say()
-
-    say("## Step-0 fit of advection1d (L-BFGS, Sobolev loss, 400 iterations at most)")
-    say()
-    setups0, loss0 = step0_setups()
-    res0 = round_robin({**setups0, "loss": loss0}, max(3, a.rounds // 2))
-    loss0_ms = res0.pop("loss")["ms"]
-    cost_table(say, res0, loss0_ms)
-    t, f = res0["torch"], res0["flat"]
-    say(
-        f"torch / flat per evaluation {t['ms'] / f['ms']:.2f}×, own work "
-        f"{(t['ms'] - loss0_ms) / (f['ms'] - loss0_ms):.2f}×."
-    )
-    say()
-
+    if not a.no_cost:
+        costs(say, a.rounds)
     if not a.no_runs:
-        say(f"## Case runs, {a.steps} steps, fresh process per implementation")
-        say()
-        say(
-            "| case | L-BFGS | s/step (1..) | step 0 s | evaluations/step | step-10 grad. rel. "
-            "err. autodiff | max\\|u-u*\\| last | last step loss |"
-        )
-        say("|---|---|---|---|---|---|---|---|")
-        for case in CASES:
-            for impl in IMPLS:
-                r = case_run("ours", case, a.steps, [f"solver.lbfgs_impl={impl}"])
-                say(
-                    f"| {case} | {impl} | {r['seconds_per_step']:.3f} | "
-                    f"{r['step0_seconds']:.2f} | {r['iterations_per_step']:.1f} | "
-                    f"{100 * _metric(r, 'gradient_rel_error_autodiff', 10):.3f} % | "
-                    f"{_metric(r, 'field_max_error', -1):.3e} | {_metric(r, 'loss', -1):.3e} |"
-                )
-        say()
+        runs(say, a.cases, a.steps, a.seeds)
     if a.out is not None:
         a.out.write_text("\n".join(lines) + "\n")
     return 0

@@ -12,7 +12,7 @@ with ``R`` the upper triangle of ``S^T Y``, ``D`` its diagonal and ``gamma`` the
 Barzilai-Borwein scale of the newest pair: a fixed number of operations whatever the
 history length (the small ``m x m`` algebra in float64). The line search is Nocedal &
 Wright's Algorithm 3.5 with the zoom of Algorithm 3.6 (cubic interpolation, bisection
-when the cubic has no minimizer inside the bracket).
+when the cubic has no minimizer; kept 10 % of the bracket off its ends).
 
 Semantics of :meth:`FlatLBFGS.step` follow ``torch.optim.LBFGS`` with
 ``line_search_fn="strong_wolfe"``: one evaluation at the current point, then up to
@@ -227,8 +227,8 @@ class FlatLBFGS:
             c = _cubic_min(a, lo[1], lo[3], b, hi[1], hi[3]) if math.isfinite(hi[1]) else math.nan
             left, right = min(a, b), max(a, b)
             margin = 0.1 * (right - left)
-            if not (math.isfinite(c) and left + margin <= c <= right - margin):
-                c = 0.5 * (a + b)
+            # safeguard: the cubic's minimizer kept off the bracket's ends; none: bisection
+            c = min(max(c, left + margin), right - margin) if math.isfinite(c) else 0.5 * (a + b)
             f, g, gtd = phi(c)
             evals += 1
             if not math.isfinite(f) or f > f0 + c * armijo or f >= lo[1]:
