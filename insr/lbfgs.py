@@ -188,13 +188,10 @@ class FlatLBFGS:
     def _line_search(self, closure, x0, d, f0, g0, gtd0, t):
         """Strong-Wolfe step along ``d`` from ``x0``; returns ``(t, f, g, evals, wolfe)``
         and leaves the parameters at ``x0 + t d``."""
-        evals = 0
         dmax = float(d.abs().max())
 
         def phi(a: float) -> tuple[float, torch.Tensor, float]:
-            nonlocal evals
             torch.add(x0, d, alpha=a, out=self.flat)
-            evals += 1
             f, g = self._eval(closure)
             return f, g, float(g @ d) if math.isfinite(f) else math.nan
 
@@ -203,6 +200,7 @@ class FlatLBFGS:
         a = t
         for i in range(MAX_LS):
             f, g, gtd = phi(a)
+            evals = i + 1
             if not math.isfinite(f) or f > f0 + a * armijo or (i > 0 and f >= prev[1]):
                 return self._zoom(phi, prev, (a, f, g, gtd), f0, gtd0, dmax, evals, x0, d)
             if abs(gtd) <= -C2 * gtd0:
@@ -214,7 +212,7 @@ class FlatLBFGS:
             lo, hi = a + 0.1 * width, a + 4.0 * width
             nxt = min(max(c, lo), hi) if math.isfinite(c) else hi
             prev, a = (a, f, g, gtd), nxt
-        return prev[0], prev[1], prev[2], evals, False
+        return prev[0], prev[1], prev[2], MAX_LS, False
 
     def _zoom(self, phi, lo, hi, f0, gtd0, dmax, evals, x0, d):
         """Algorithm 3.6: ``lo`` satisfies sufficient decrease with the lowest value so

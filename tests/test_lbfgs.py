@@ -224,3 +224,13 @@ def test_stops_at_the_gradient_tolerance_without_iterating():
     calls = [0]
     opt.step(_closure(opt, [x], _rosenbrock, calls))  # at the minimum: gradient exactly 0
     assert calls[0] == 1 and opt.n_iter == 0
+
+
+def test_the_setting_reaches_both_budgets():
+    from insr.config import load_config
+    from insr.run.build import budgets
+
+    for impl in ("flat", "torch"):
+        cfg = load_config("advection1d", [], [f"solver.lbfgs_impl={impl}"])
+        assert [b.lbfgs_impl for b in budgets(cfg)] == [impl, impl]
+    assert budgets(load_config("advection1d", [], []))[1].lbfgs_impl == "flat"  # the default
