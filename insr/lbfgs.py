@@ -107,6 +107,7 @@ class FlatLBFGS:
         self.tol_grad = tolerance_grad
         self.tol_change = tolerance_change
         self.record = record
+        self._eps = torch.finfo(self.flat.dtype).eps
         self.steps: list[LineStep] = []
         self.n_iter = 0  # iterations over all calls since the last reset
         self.reset()
@@ -189,6 +190,8 @@ class FlatLBFGS:
         """Strong-Wolfe step along ``d`` from ``x0``; returns ``(t, f, g, evals, wolfe)``
         and leaves the parameters at ``x0 + t d``."""
         dmax = float(d.abs().max())
+        # steps below this move no parameter in the working precision (or the tolerance)
+        resolution = max(self.tol_change, self._eps * float(x0.abs().max())) / dmax
 
         def phi(a: float) -> tuple[float, torch.Tensor, float]:
             torch.add(x0, d, alpha=a, out=self.flat)
@@ -202,24 +205,25 @@ class FlatLBFGS:
             f, g, gtd = phi(a)
             evals = i + 1
             if not math.isfinite(f) or f > f0 + a * armijo or (i > 0 and f >= prev[1]):
-                return self._zoom(phi, prev, (a, f, g, gtd), f0, gtd0, dmax, evals, x0, d)
+                return self._zoom(phi, prev, (a, f, g, gtd), f0, gtd0, resolution, evals, x0, d)
             if abs(gtd) <= -C2 * gtd0:
                 return a, f, g, evals, True
             if gtd >= 0:
-                return self._zoom(phi, (a, f, g, gtd), prev, f0, gtd0, dmax, evals, x0, d)
+                return self._zoom(phi, (a, f, g, gtd), prev, f0, gtd0, resolution, evals, x0, d)
             width = a - prev[0]
             c = _cubic_min(prev[0], prev[1], prev[3], a, f, gtd)
-            lo, hi = a + 0.1 * width, a + 4.0 * width
+            lo, hi = a + 0.1 * width, 10.0 * a
             nxt = min(max(c, lo), hi) if math.isfinite(c) else hi
             prev, a = (a, f, g, gtd), nxt
         return prev[0], prev[1], prev[2], MAX_LS, False
 
-    def _zoom(self, phi, lo, hi, f0, gtd0, dmax, evals, x0, d):
+    def _zoom(self, phi, lo, hi, f0, gtd0, resolution, evals, x0, d):
         """Algorithm 3.6: ``lo`` satisfies sufficient decrease with the lowest value so
-        far, and the bracket ``[lo, hi]`` holds a strong-Wolfe point."""
+        far, and the bracket ``[lo, hi]`` holds a strong-Wolfe point; ends (at ``lo``) once
+        the bracket is narrower than ``resolution``."""
         armijo = C1 * gtd0
         for _ in range(MAX_LS):
-            if abs(hi[0] - lo[0]) * dmax < self.tol_change:
+            if abs(hi[0] - lo[0]) < resolution:
                 break
             a, b = lo[0], hi[0]
             c = _cubic_min(a, lo[1], lo[3], b, hi[1], hi[3]) if math.isfinite(hi[1]) else math.nan
