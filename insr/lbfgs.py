@@ -11,8 +11,11 @@ The direction is the product of the compact inverse-Hessian representation
 with ``R`` the upper triangle of ``S^T Y``, ``D`` its diagonal and ``gamma`` the
 Barzilai-Borwein scale of the newest pair: a fixed number of operations whatever the
 history length (the small ``m x m`` algebra in float64). The line search is Nocedal &
-Wright's Algorithm 3.5 with the zoom of Algorithm 3.6 (cubic interpolation, bisection
-when the cubic has no minimizer; kept 10 % of the bracket off its ends).
+Wright's Algorithm 3.5 (extrapolation by cubic interpolation, up to 10x the step) with
+the zoom of Algorithm 3.6 (cubic interpolation kept 10 % of the bracket off its ends,
+bisection when the cubic has no minimizer), which ends once the bracket is too narrow
+to move any parameter in the working precision (near the loss's noise floor a float32
+bracket otherwise shrinks over evaluations of one and the same point).
 
 Semantics of :meth:`FlatLBFGS.step` follow ``torch.optim.LBFGS`` with
 ``line_search_fn="strong_wolfe"``: one evaluation at the current point, then up to

@@ -45,7 +45,8 @@ class Budget:
     for the whole optimization -- sample reuse, so the line search sees one objective);
     ``adam+lbfgs`` (Adam until the stopping rule fires or ``switch_after`` iterations,
     then L-BFGS on fixed samples for the rest of the budget). Iterations count loss
-    evaluations, so Adam and L-BFGS budgets compare in cost.
+    evaluations, so Adam and L-BFGS budgets compare in cost. ``lbfgs_impl``: ``flat``
+    (:class:`insr.lbfgs.FlatLBFGS`) or ``torch`` (``torch.optim.LBFGS``).
     """
 
     lr: float
