@@ -14,8 +14,12 @@ def _pad_glibc_heap() -> None:
     are freed and faults the pages back in on the next one: with a 64 MiB top pad kept, one
     loss evaluation + gradient of the default advection1d step costs 1.2 ms instead of 1.9
     (benchmarks/lbfgs_cost.py; importing torch._dynamo, as torch.optim does, used to hide
-    this by growing the heap). Skipped under tcmalloc and when MALLOC_TOP_PAD_ is set."""
-    if "tcmalloc" in _os.environ.get("LD_PRELOAD", "") or "MALLOC_TOP_PAD_" in _os.environ:
+    this by growing the heap). Skipped under tcmalloc, when MALLOC_TOP_PAD_ is set, and
+    with INSR_HEAP_PAD=0 (benchmarks/heap_pad.py)."""
+    env = _os.environ
+    if "tcmalloc" in env.get("LD_PRELOAD", "") or "MALLOC_TOP_PAD_" in env:
+        return
+    if env.get("INSR_HEAP_PAD") == "0":
         return
     try:
         import ctypes

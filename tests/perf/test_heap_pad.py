@@ -1,5 +1,5 @@
 """The glibc heap top pad set at import (insr/__init__.py): asked for once, skipped under
-tcmalloc or an explicit MALLOC_TOP_PAD_."""
+tcmalloc, an explicit MALLOC_TOP_PAD_ or INSR_HEAP_PAD=0."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ def test_heap_pad_asks_glibc_unless_tcmalloc_or_an_explicit_setting(monkeypatch)
 
     monkeypatch.setattr(ctypes, "CDLL", lambda name: Libc())
     monkeypatch.delenv("MALLOC_TOP_PAD_", raising=False)
+    monkeypatch.delenv("INSR_HEAP_PAD", raising=False)
     monkeypatch.setenv("LD_PRELOAD", "")
     insr._pad_glibc_heap()
     assert calls == [(-2, 64 << 20)]  # M_TOP_PAD, 64 MiB
@@ -25,6 +26,9 @@ def test_heap_pad_asks_glibc_unless_tcmalloc_or_an_explicit_setting(monkeypatch)
     insr._pad_glibc_heap()
     monkeypatch.setenv("LD_PRELOAD", "")
     monkeypatch.setenv("MALLOC_TOP_PAD_", "131072")
+    insr._pad_glibc_heap()
+    monkeypatch.delenv("MALLOC_TOP_PAD_")
+    monkeypatch.setenv("INSR_HEAP_PAD", "0")
     insr._pad_glibc_heap()
     assert len(calls) == 1
 
