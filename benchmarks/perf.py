@@ -214,7 +214,7 @@ def _frozen(field):
 
 # ------------------------------------------------------------------ L-BFGS
 def lbfgs_setup(
-    name: str, history: int | None = None, compiled: bool = False
+    name: str, history: int | None = None, compiled: bool = False, impl: str | None = None
 ) -> Callable[[], tuple]:
     """Step-1 L-BFGS on the default advection1d budget after the step-0 fit, on code path
     ``name`` (``compiled``: the fused pass under torch.compile, as a default 240-step
@@ -227,6 +227,8 @@ def lbfgs_setup(
         optimize(eq.initial_problems()[0], init_budget, torch.Generator().manual_seed(0))
     if history is not None:
         budget.lbfgs_history = history
+    if impl is not None:  # solver.lbfgs_impl
+        budget.lbfgs_impl = impl
     start = {k: t.clone() for k, t in eq.field.state_dict().items()}
 
     def one() -> tuple:
@@ -401,8 +403,10 @@ def main(argv: list[str] | None = None) -> int:
     say("| code path | lbfgs_history | ms/evaluation | evaluations | final loss |")
     say("|---|---|---|---|---|")
     setups = {"ours, eager": lbfgs_setup("ours"), "before": lbfgs_setup("before")}
+    setups["ours, eager, flat L-BFGS (solver.lbfgs_impl = flat)"] = lbfgs_setup("ours", impl="flat")
     if not a.no_compile:
         setups["ours, compiled (the default 240-step run)"] = lbfgs_setup("ours", compiled=True)
+        setups["ours, compiled, flat L-BFGS"] = lbfgs_setup("ours", compiled=True, impl="flat")
     for h in (10, 20, 100):
         setups[f"ours, eager; history {h}"] = lbfgs_setup("ours", history=h)
     lb = lbfgs_interleaved(setups, rounds=max(3, a.rounds // 2))

@@ -158,6 +158,7 @@ RULES: tuple[Rule, ...] = (
     _shared("switch_after", ("adam+lbfgs",), "it acts for adam+lbfgs only"),
     _shared("lbfgs_history", ("lbfgs", "adam+lbfgs"), "it acts for L-BFGS only"),
     _shared("lbfgs_resample", ("lbfgs", "adam+lbfgs"), "it acts for L-BFGS only"),
+    _shared("lbfgs_impl", ("lbfgs", "adam+lbfgs"), "it acts for L-BFGS only"),
     _shared(
         "resample_every",
         ("adam", "adam+lbfgs"),

@@ -84,6 +84,11 @@ class SolverConfig:
         doc="L-BFGS: draw new samples every check_every iterations (default: one sample set "
         "per optimization)",
     )
+    lbfgs_impl: Literal["flat", "torch"] = opt(
+        "torch",
+        doc="L-BFGS code: torch (torch.optim.LBFGS) or flat (one parameter vector, compact "
+        "history; insr/lbfgs.py); both with a strong-Wolfe line search",
+    )
     substeps: int = opt(1, check=at_least(1), doc="sub-steps of dt/substeps per time step")
     time_scheme: Literal["midpoint", "pade4", "auto"] = opt(
         "midpoint",

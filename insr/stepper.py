@@ -17,11 +17,13 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from insr.equations.base import Equation, SubProblem
 from insr.errors import RunFailure
+from insr.lbfgs import FlatLBFGS
 
 
 class Diverged(RunFailure):
@@ -43,7 +45,8 @@ class Budget:
     for the whole optimization -- sample reuse, so the line search sees one objective);
     ``adam+lbfgs`` (Adam until the stopping rule fires or ``switch_after`` iterations,
     then L-BFGS on fixed samples for the rest of the budget). Iterations count loss
-    evaluations, so Adam and L-BFGS budgets compare in cost.
+    evaluations, so Adam and L-BFGS budgets compare in cost. ``lbfgs_impl``: ``flat``
+    (:class:`insr.lbfgs.FlatLBFGS`) or ``torch`` (``torch.optim.LBFGS``).
     """
 
     lr: float
@@ -60,6 +63,7 @@ class Budget:
     lbfgs_lr: float = 1.0
     lbfgs_history: int = 20
     lbfgs_resample: bool = False
+    lbfgs_impl: str = "torch"
 
 
 @dataclass
@@ -74,7 +78,7 @@ Reporter = Callable[[str, dict], None]
 
 def _make_optimizer(params: list[torch.Tensor], budget: Budget) -> torch.optim.Optimizer:
     if budget.optimizer == "lbfgs":
-        return _make_lbfgs(params, budget)
+        return _make_lbfgs(params, budget)  # type: ignore[return-value]
     fused = all(p.device.type in ("cpu", "cuda") for p in params)
     try:
         return torch.optim.Adam(params, lr=budget.lr, fused=fused)
@@ -82,17 +86,26 @@ def _make_optimizer(params: list[torch.Tensor], budget: Budget) -> torch.optim.O
         return torch.optim.Adam(params, lr=budget.lr)
 
 
-def _make_lbfgs(params: list[torch.Tensor], budget: Budget) -> torch.optim.LBFGS:
-    return torch.optim.LBFGS(
-        params,
-        lr=budget.lbfgs_lr,
-        max_iter=budget.check_every,
-        max_eval=budget.check_every * 5 // 4 + 1,
-        history_size=budget.lbfgs_history,
-        tolerance_grad=1e-12,
-        tolerance_change=1e-14,
-        line_search_fn="strong_wolfe",
-    )
+def _make_lbfgs(params: list[torch.Tensor], budget: Budget) -> torch.optim.LBFGS | FlatLBFGS:
+    kw: dict[str, Any] = {
+        "lr": budget.lbfgs_lr,
+        "max_iter": budget.check_every,
+        "max_eval": budget.check_every * 5 // 4 + 1,
+        "history_size": budget.lbfgs_history,
+        "tolerance_grad": 1e-12,
+        "tolerance_change": 1e-14,
+    }
+    if budget.lbfgs_impl == "flat":
+        return FlatLBFGS(params, **kw)
+    return torch.optim.LBFGS(params, line_search_fn="strong_wolfe", **kw)
+
+
+def _reset_lbfgs(opt: torch.optim.LBFGS | FlatLBFGS) -> None:
+    """Forget the curvature pairs (new samples: a new objective)."""
+    if isinstance(opt, FlatLBFGS):
+        opt.reset()
+    else:
+        opt.state[opt._params[0]].clear()
 
 
 class _Stopper:
@@ -206,7 +219,7 @@ def _lbfgs(problem, params, budget: Budget, it: int, gen, step, report, last: fl
         before = evals[0]
         if budget.lbfgs_resample and before:
             x = problem.sample(gen)  # fresh points per chunk; the closure reads x late
-            opt.state[opt._params[0]].clear()  # curvature pairs belong to the old objective
+            _reset_lbfgs(opt)  # curvature pairs belong to the old objective
         opt.step(closure)
         done = evals[0] - before
         if problem.on_iteration is not None:  # schedules advance between chunks

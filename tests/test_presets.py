@@ -34,7 +34,7 @@ def resolved(case: str, sets: list[str] | None = None) -> tuple[dict, list[str]]
 
 CASES_ADDED_SINCE_1DAA92E = {"heat1d"}
 # keys added since 1daa92e that change no numerics (section, key, its dataclass default)
-KEYS_ADDED_SINCE_1DAA92E = [("run", "checkpoint_every", 10)]
+KEYS_ADDED_SINCE_1DAA92E = [("run", "checkpoint_every", 10), ("solver", "lbfgs_impl", "torch")]
 #: defaults changed since: (section, key, value then, value now)
 DEFAULTS_CHANGED_SINCE_1DAA92E = [("run", "compile", False, "auto")]
 
@@ -58,6 +58,8 @@ def test_shipped_case_resolves_as_before_presets(case):
 def test_toml_only_case_gets_the_presets_of_its_pde_and_dim():
     d, presets = resolved("wave_packet1d")
     assert presets == ["presets/siren.toml:advection.1d"]
+    for section, key, default in KEYS_ADDED_SINCE_1DAA92E:
+        assert d[section].pop(key) == default
     ref = FIXTURES["advection1d"]  # the shipped case of the same pde/dim on siren
     for section in ("solver", "derivative", "representation"):
         assert d[section] == ref[section], section

@@ -139,8 +139,11 @@ def test_optimize_runs_on_while_the_loss_keeps_falling() -> None:
 
 
 # ------------------------------------------------------------------------- L-BFGS
-@pytest.mark.parametrize("optimizer", ["lbfgs", "adam+lbfgs"])
-def test_lbfgs_lowers_the_loss_of_a_small_fit(optimizer: str) -> None:
+@pytest.mark.parametrize("impl", ["flat", "torch"])
+@pytest.mark.parametrize(
+    ("optimizer", "resample"), [("lbfgs", False), ("adam+lbfgs", False), ("lbfgs", True)]
+)
+def test_lbfgs_lowers_the_loss_of_a_small_fit(optimizer: str, resample: bool, impl: str) -> None:
     torch.manual_seed(4)
     field = Siren(SirenConfig(hidden_features=8, omega0=5.0), [[-1.0, 1.0]], 1).double()
     x = torch.linspace(-1, 1, 64, dtype=torch.float64).unsqueeze(1)
@@ -153,7 +156,14 @@ def test_lbfgs_lowers_the_loss_of_a_small_fit(optimizer: str) -> None:
     with torch.no_grad():
         start = loss(x).item()
     budget = Budget(
-        lr=1e-3, max_iters=200, check_every=20, rel_tol=0.0, optimizer=optimizer, switch_after=20
+        lr=1e-3,
+        max_iters=200,
+        check_every=20,
+        rel_tol=0.0,
+        optimizer=optimizer,
+        switch_after=20,
+        lbfgs_resample=resample,
+        lbfgs_impl=impl,
     )
     res = optimize(problem, budget, torch.Generator())
     with torch.no_grad():

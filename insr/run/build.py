@@ -123,6 +123,7 @@ def budgets(cfg: RunConfig) -> tuple[Budget, Budget]:
         "switch_after": s.switch_after,
         "lbfgs_history": s.lbfgs_history,
         "lbfgs_resample": s.lbfgs_resample,
+        "lbfgs_impl": s.lbfgs_impl,
     }
 
     def budget(b: Any) -> Budget:
