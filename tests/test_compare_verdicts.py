@@ -43,8 +43,8 @@ def test_compare_reports_a_member_that_cannot_fit_and_exits_non_zero(tmp_path: P
     with open(out / "summary.csv") as f:
         rows = {row["member"]: row for row in csv.DictReader(f)}
     assert rows["h3"]["status"] == "failed fit at step 0" and rows["h3"]["verdict"] == "failed"
-    # the one-line reason names the preset situation: no hash-grid preset for 2D advection
-    assert "no preset of 'hashgrid' for advection 2D" in rows["h3"]["reason"], rows["h3"]
+    # the one-line reason names the preset situation: the numerics that ran, other kinds
+    assert "numerics from configs/presets/hashgrid.toml:advection.2d" in rows["h3"]["reason"]
     assert rows["h3-on"]["status"] == "complete (failed fit from step 0)"
     assert rows["h3-on"]["verdict"] == "failed" and rows["h3-on"]["verdict_from_step"] == "0"
     assert "verdict" in r.output  # the table's column

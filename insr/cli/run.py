@@ -185,6 +185,9 @@ def info(run_path: Annotated[Path, typer.Argument(help="Run directory or run.h5 
             "insr_version",
             "created",
             "dt",
+            "time_scheme",
+            "compile",
+            "malloc",
         ):
             if k in a:
                 head.add_row(k, str(a[k]))

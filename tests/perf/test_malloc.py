@@ -62,3 +62,11 @@ def test_a_run_records_its_allocator_setting(tmp_path: Path) -> None:
     res = execute(load_config("advection1d", sets=sets), tmp_path / "r")
     with RunLogReader(res.log_path) as log:
         assert log.attrs["malloc"] == perf.tune_malloc()
+        compiled = log.attrs["compile"]
+    from typer.testing import CliRunner
+
+    from insr.cli import app
+
+    shown = CliRunner().invoke(app, ["info", str(tmp_path / "r")], terminal_width=200)
+    assert shown.exit_code == 0, shown.output
+    assert perf.tune_malloc() in shown.output and compiled in shown.output

@@ -152,8 +152,8 @@ def test_cli_stops_a_run_whose_step_zero_fit_failed(tmp_path) -> None:
     lines = [ln for ln in r.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: max|u-u*| = "), r.output
     assert "Traceback" not in r.output and "the fit failed" in lines[0]
-    # it names the preset situation: the hash grid has no preset for 2D advection
-    assert "no preset of 'hashgrid' for advection 2D (the global defaults ran)" in lines[0]
+    # it names the preset situation: the numerics that ran and the kinds that have one
+    assert "numerics from configs/presets/hashgrid.toml:advection.2d" in lines[0]
     with RunLogReader(out) as log:
         assert log.status == "failed fit at step 0" and log.n == 1
         assert float(log.row("metrics/fit_error", 0)) > fit.THRESHOLDS["init"].failed_above
@@ -165,7 +165,7 @@ def test_cli_stops_a_run_whose_step_zero_fit_failed(tmp_path) -> None:
     r = CliRunner().invoke(app, ["run", "--resume", str(out), "-q", "--on-poor-fit", "continue"])
     assert r.exit_code == 0, r.output
     assert "warning: failed fit from step 0" in r.output
-    assert "kinds with a preset for advection 2D: siren" in " ".join(r.output.split())
+    assert "kinds with a preset for advection 2D: densegrid, siren" in " ".join(r.output.split())
     with RunLogReader(out) as log:
         assert log.n == 3 and log.status == "complete (failed fit from step 0)"
     # the step-0 budget cannot change on a resume past step 0: it would do nothing
