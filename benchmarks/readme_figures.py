@@ -201,6 +201,58 @@ FIGURES: list[Figure] = [
         35,
     ),
     Figure(
+        "preset_search_2d",
+        "Representations (2D presets) and Performance (hash-grid head activation)",
+        _py(
+            "preset_search.py --only advection2d:hashgrid --only advection2d:densegrid "
+            "--only vortex_pair:gauss --only vortex_pair:mlp --only vortex_pair:mlp:round2 "
+            "--only advection1d:hashgrid:head"
+        ),
+        60,
+    ),
+    Figure(
+        "compare_advection2d_grids_presets",
+        "Fit verdicts (2D: the grid members on their advection 2D presets)",
+        " ; ".join(
+            [
+                _insr(
+                    "compare representations --case advection2d --steps 8 --reprs "
+                    "hashgrid-16L,hashgrid-3L,densegrid -j 1 "
+                    "--out outputs/readme/compare-advection2d-grid-presets -q"
+                ),
+                _py("compare_table.py outputs/readme/compare-advection2d-grid-presets"),
+            ]
+        ),
+        20,
+    ),
+    Figure(
+        "compare_vortex_pair_gauss",
+        "Fit verdicts (2D: gauss on its Euler 2D preset)",
+        " ; ".join(
+            [
+                _insr(
+                    "compare representations --case vortex_pair --steps 1 --reprs gauss -j 1 "
+                    "--out outputs/readme/compare-vortex_pair-gauss -q"
+                ),
+                _py("compare_table.py outputs/readme/compare-vortex_pair-gauss"),
+            ]
+        ),
+        3,
+    ),
+    Figure("malloc", "Performance (allocator)", _py("malloc.py --procs 3"), 3),
+    Figure(
+        "second_sweep_2d",
+        "Performance (stacked 2D sweep)",
+        _py("second_sweep_2d.py --rounds 15 --reps 20 --step-rounds 5"),
+        5,
+    ),
+    Figure(
+        "lbfgs_cost",
+        "Performance (flat L-BFGS)",
+        _py("lbfgs_cost.py --rounds 15 --seeds 0 1 2 3 4 --out benchmarks/results/lbfgs_cost.md"),
+        20,
+    ),
+    Figure(
         "preset_search_densegrid_round4",
         "Representations (presets: densegrid round 4)",
         " ; ".join(

@@ -4,7 +4,7 @@ glibc malloc returns freed memory above its (dynamic) mmap and trim thresholds t
 system, and the next allocation of that size page-faults it in again: about 1,000 minor
 faults per evaluation of the Taylor–Green pressure loss. :func:`tune_malloc` (called by
 every run, :func:`insr.run.driver.execute`) raises the thresholds so freed tensor memory
-is reused (the pressure loss then has none: 0.72× its CPU time, README "Performance");
+is reused (the pressure loss then has none: 0.81× its CPU time, ``benchmarks/malloc.py``);
 the process keeps up to ``_TRIM`` bytes of freed heap. ``INSR_MALLOC=system`` keeps
 glibc's defaults.
 
