@@ -90,6 +90,14 @@ ADAM_2D = recipe("adam", 1e-2, 150, 1024)
 #: held fixed for the 2D grid searches (the step-0 fit: the global defaults)
 FIXED_2D = ["solver.check_every=25", "solver.time_scheme=auto"]
 GLOBAL_2D = recipe("adam", 1e-3, 2000, 2000)
+#: the SIREN's advection.2d step recipe and the rest of its settings (presets/siren.toml)
+SIREN_2D = recipe("adam", 1e-3, 150, 1024)
+SIREN_2D_SETS = [
+    "solver.min_iters=50",
+    "solver.boundary_samples=16",
+    "solver.init.max_iters=1000",
+    "solver.init.min_iters=500",
+]
 #: held fixed for the Euler searches (the fluid refuses a Sobolev weight)
 FIXED_EULER = ["solver.check_every=25", "solver.init.max_iters=1000"]
 ADAM_EULER = recipe("adam", 1e-4, 100, 1024)
@@ -175,6 +183,23 @@ SEARCH: dict[tuple[str, ...], dict] = {
         "steps": STEPS_2D,
         "fixed": FIXED_2D,
         "variants": [GLOBAL_2D, dict(ADAM_2D), {**ADAM_2D, "lr": 3e-3}, {**ADAM_2D, "lr": 3e-2}],
+    },
+    # gauss and the tanh MLP on advection 2D, centred on the SIREN's advection.2d recipe
+    # (presets/siren.toml: Adam lr 1e-3, 150 iterations, at least 50, 1,024 points, 16
+    # boundary points; step-0 fit 500-1,000 iterations), against the global recipe they
+    # run now, lr 3e-3, and an L-BFGS step-0 fit
+    **{
+        ("advection2d", kind): {
+            "steps": STEPS_2D,
+            "fixed": FIXED_2D,
+            "variants": [
+                GLOBAL_2D,
+                {**SIREN_2D, "rep": SIREN_2D_SETS},
+                {**SIREN_2D, "lr": 3e-3, "rep": SIREN_2D_SETS},
+                {**SIREN_2D, "init_lbfgs": True, "rep": SIREN_2D_SETS[:2]},
+            ],
+        }
+        for kind in ("gauss", "mlp")
     },
     # the Euler equations in 2D (vortex_pair, one step: the table of issue 16), centred on
     # the SIREN's euler.2d recipe (presets/siren.toml): Adam lr 1e-4, 100 iterations,

@@ -205,6 +205,7 @@ FIGURES: list[Figure] = [
         "Representations (2D presets) and Performance (hash-grid head activation)",
         _py(
             "preset_search.py --only advection2d:hashgrid --only advection2d:densegrid "
+            "--only advection2d:gauss --only advection2d:mlp "
             "--only vortex_pair:gauss --only vortex_pair:mlp --only vortex_pair:mlp:round2 "
             "--only advection1d:hashgrid:head"
         ),

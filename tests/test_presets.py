@@ -305,11 +305,10 @@ def test_preset_hint_names_the_presets_used_and_the_kinds_to_try():
     """The clause a poor/failed fit ends with (README 'Fit verdicts')."""
     from insr.config import preset_hint
 
-    h = preset_hint(load_config("advection2d", sets=["representation.kind=gauss"]))
-    assert h.startswith("no preset of 'gauss' for advection 2D (the global defaults ran)")
+    h = preset_hint(load_config("taylor_green", sets=["representation.kind=hashgrid"]))
+    assert h.startswith("no preset of 'hashgrid' for euler 2D (the global defaults ran)")
     assert h.endswith(
-        "kinds with a preset for advection 2D: densegrid, hashgrid, siren (--set "
-        "representation.kind=...)"
+        "kinds with a preset for euler 2D: densegrid, gauss, siren (--set representation.kind=...)"
     )
     h = preset_hint(load_config("advection1d", sets=["representation.kind=gauss"]))
     assert h.startswith("numerics from configs/presets/gauss.toml:advection.1d; ")

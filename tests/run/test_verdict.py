@@ -165,7 +165,9 @@ def test_cli_stops_a_run_whose_step_zero_fit_failed(tmp_path) -> None:
     r = CliRunner().invoke(app, ["run", "--resume", str(out), "-q", "--on-poor-fit", "continue"])
     assert r.exit_code == 0, r.output
     assert "warning: failed fit from step 0" in r.output
-    assert "kinds with a preset for advection 2D: densegrid, siren" in " ".join(r.output.split())
+    assert "kinds with a preset for advection 2D: densegrid, gauss, mlp, siren" in " ".join(
+        r.output.split()
+    )
     with RunLogReader(out) as log:
         assert log.n == 3 and log.status == "complete (failed fit from step 0)"
     # the step-0 budget cannot change on a resume past step 0: it would do nothing
