@@ -493,9 +493,7 @@ def main(argv: list[str] | None = None) -> int:
         ("before", "before", []),
     )
     walls: dict[str, float] = {}
-    for label, name, sets in full:
-        if not a.full:
-            continue
+    for label, name, sets in full if a.full else ():
         r = case_run(name, "advection1d", 240, sets)
         walls[label] = r["total_seconds"]
         say(

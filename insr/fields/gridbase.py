@@ -14,6 +14,7 @@ along an axis is zero where that coordinate lies outside (as autodiff of the cla
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 
 import torch
@@ -259,7 +260,7 @@ class GridField(Field):
         cached = memo.get(x, (k,)) if cache else None
         if cached is not None:
             return cached
-        with torch.enable_grad() if with_graph else torch.no_grad():
+        with contextlib.nullcontext() if with_graph else torch.no_grad():
             rows, t, scale, du_dx = self._unit_cells(x, k)
             w, dw = corner_weights(t, self.interpolation, True)
             assert dw is not None
