@@ -109,7 +109,52 @@ EULER_VARIANTS = [
     {**ADAM_EULER, "lr": 3e-4, "init_lbfgs": True},
 ]
 
+#: the SIREN's shipped advection.1d step recipe (presets/siren.toml; hand-tuned before
+#: issue 16), the centre of its search
+SIREN_1D = recipe("lbfgs", None, 75, 1000)
+
 SEARCH: dict[tuple[str, ...], dict] = {
+    # the SIREN, centred on its shipped (hand-tuned) presets: advection 1D -- iterations and
+    # samples one notch each way, Adam at the grids' 1D centre, omega0 10 / 30 (shipped 20)
+    ("advection1d", "siren"): {
+        "steps": STEPS_1D,
+        "variants": neighbourhood(SIREN_1D, (), (38, 150), (500, 2000), ADAM_1D)
+        + [{**SIREN_1D, "rep": [f"representation.siren.omega0={w}"]} for w in (10.0, 30.0)],
+    },
+    # advection 2D: the shipped recipe (its check_every and time scheme, the midpoint rule),
+    # the learning rate one notch each way, fewer iterations and samples, pade4 (time_scheme
+    # auto), and an L-BFGS step-0 fit
+    ("advection2d", "siren"): {
+        "steps": STEPS_2D,
+        "fixed": ["solver.check_every=25"],
+        "variants": [
+            {**SIREN_2D, "rep": SIREN_2D_SETS},
+            {**SIREN_2D, "lr": 3e-4, "rep": SIREN_2D_SETS},
+            {**SIREN_2D, "lr": 3e-3, "rep": SIREN_2D_SETS},
+            {**SIREN_2D, "max_iters": 75, "rep": SIREN_2D_SETS},
+            {**SIREN_2D, "samples": 512, "rep": SIREN_2D_SETS},
+            {**SIREN_2D, "rep": [*SIREN_2D_SETS, "solver.time_scheme=auto"]},
+            {**SIREN_2D, "init_lbfgs": True, "rep": SIREN_2D_SETS[:2]},
+        ],
+    },
+    # Euler 2D: the variants of the other kinds, centred on the SIREN's own recipe
+    ("vortex_pair", "siren"): {"steps": 1, "fixed": FIXED_EULER, "variants": EULER_VARIANTS},
+    # confirmation over the case's length (the short score is a proxy): the centre and the
+    # round's ties. advection1d, 20 steps (the compare table's length): the rule's pick, 500
+    # samples, and 38 iterations; advection2d, all 16 steps: lr 3e-4 and the L-BFGS fit
+    ("advection1d", "siren", "confirm20"): {
+        "steps": 20,
+        "variants": [dict(SIREN_1D), {**SIREN_1D, "samples": 500}, {**SIREN_1D, "max_iters": 38}],
+    },
+    ("advection2d", "siren", "confirm16"): {
+        "steps": 16,
+        "fixed": ["solver.check_every=25"],
+        "variants": [
+            {**SIREN_2D, "rep": SIREN_2D_SETS},
+            {**SIREN_2D, "lr": 3e-4, "rep": SIREN_2D_SETS},
+            {**SIREN_2D, "init_lbfgs": True, "rep": SIREN_2D_SETS[:2]},
+        ],
+    },
     ("advection1d", "hashgrid"): {
         "steps": STEPS_1D,
         "variants": neighbourhood(ADAM_1D, (1e-3, 1e-2), (150,), (2000,), LBFGS_1D),
@@ -355,6 +400,14 @@ def fmt(v: object, spec: str = ".3g") -> str:
     return str(v)
 
 
+def _short(setting: str) -> str:
+    """``representation.<kind>.<key>=v`` as ``<key>=v``; other settings whole."""
+    key, _, value = setting.partition("=")
+    if key.startswith("representation."):
+        return f"{key.rsplit('.', 1)[-1]}={value}"
+    return setting
+
+
 def markdown(results: dict) -> str:
     lines = [
         "# Preset search (benchmarks/preset_search.py)",
@@ -405,10 +458,7 @@ def markdown(results: dict) -> str:
                 ]
             opt = r["optimizer"] + (" resampled" if r.get("resample") else "")
             opt += " (L-BFGS step-0 fit)" if r.get("init_lbfgs") else ""
-            opt += "".join(
-                f" `{x.rsplit('.', 1)[-1] if x.startswith('representation.') else x}`"
-                for x in r.get("rep", [])
-            )
+            opt += "".join(f" `{_short(x)}`" for x in r.get("rep", []))
             head = [opt, fmt(r["lr"]), str(r["max_iters"]), str(r["samples"])]
             lines.append("| " + " | ".join(head + cells) + " |")
         lines.append("")

@@ -48,14 +48,36 @@ class LineStep:
     wolfe: bool  # the strong-Wolfe conditions held (False: the best Armijo point)
 
 
+def _flat_base(params: list[torch.Tensor]) -> torch.Tensor | None:
+    """A 1D tensor over the storage ``params`` already are consecutive views of (an
+    earlier :func:`flatten_params`), else None."""
+    st = params[0].untyped_storage()
+    a = 0
+    for p in params:
+        if (
+            p.untyped_storage().data_ptr() != st.data_ptr()
+            or p.storage_offset() != a
+            or not p.is_contiguous()
+        ):
+            return None
+        a += p.numel()
+    if a * params[0].element_size() != st.nbytes():
+        return None
+    return params[0].new_empty(0).set_(st, 0, (a,), (1,))
+
+
 def flatten_params(params: list[torch.Tensor]) -> torch.Tensor:
     """One contiguous buffer holding ``params``, which become views of it (in place:
-    callers keep their parameter objects); returns the buffer."""
+    callers keep their parameter objects); returns the buffer. Parameters that already
+    are consecutive views of one buffer keep it (no copy, same storage)."""
     if not params:
         raise ValueError("no parameters to optimize")
     dtype, device = params[0].dtype, params[0].device
     if any(p.dtype != dtype or p.device != device for p in params):
         raise ValueError("flat L-BFGS needs all parameters on one device with one dtype")
+    kept = _flat_base(params)
+    if kept is not None:
+        return kept
     flat = torch.empty(sum(p.numel() for p in params), dtype=dtype, device=device)
     a = 0
     for p in params:
@@ -286,3 +308,57 @@ class FlatLBFGS:
         ys = float(y @ s)
         if ys > 1e-10:
             self._push(s, y, ys)
+
+
+class OneVectorLBFGS(torch.optim.LBFGS):
+    """``torch.optim.LBFGS`` (strong-Wolfe line search) run on ``params`` viewed as one
+    flat vector: the same algorithm and arithmetic as on the separate parameters -- its
+    gathers, updates and copies are elementwise, in the same order -- so the iterates
+    are bit-identical, with one tensor operation per update instead of one per
+    parameter.
+
+    The parameters' ``.grad`` are views of one gradient buffer, which backward fills in
+    place; a closure that replaces a ``.grad`` (or sets it to None) is copied back into
+    the buffer after it returns.
+    """
+
+    def __init__(self, params: list[torch.Tensor], **kw: object) -> None:
+        self.views = list(params)
+        flat = flatten_params(self.views)
+        grad = torch.zeros_like(flat)
+        self._grad_views = []
+        a = 0
+        for p in self.views:
+            b = a + p.numel()
+            v = grad[a:b].view_as(p)
+            p.grad = v
+            self._grad_views.append(v)
+            a = b
+        flat.grad = grad
+        kw.setdefault("line_search_fn", "strong_wolfe")
+        super().__init__([flat], **kw)  # type: ignore[arg-type]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Zero the gradient buffer (the parameters' ``.grad`` stay views of it)."""
+        for p, v in zip(self.views, self._grad_views, strict=True):
+            p.grad = v
+        self.param_groups[0]["params"][0].grad.zero_()
+
+    def _into_buffer(self) -> None:
+        for p, v in zip(self.views, self._grad_views, strict=True):
+            if p.grad is not v:
+                if p.grad is None:
+                    v.zero_()
+                else:
+                    v.copy_(p.grad)
+                p.grad = v
+
+    def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
+        """As ``torch.optim.LBFGS.step``; ``closure`` fills the parameters' ``.grad``."""
+
+        def filled() -> torch.Tensor:
+            loss = closure()
+            self._into_buffer()
+            return loss
+
+        return super().step(filled)

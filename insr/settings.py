@@ -86,8 +86,8 @@ class SolverConfig:
     )
     lbfgs_impl: Literal["flat", "torch"] = opt(
         "torch",
-        doc="L-BFGS code: torch (torch.optim.LBFGS) or flat (one parameter vector, compact "
-        "history; insr/lbfgs.py); both with a strong-Wolfe line search",
+        doc="L-BFGS code: torch (torch.optim.LBFGS, on the parameters viewed as one vector) or "
+        "flat (insr/lbfgs.py: compact history, its own line search); both strong-Wolfe",
     )
     substeps: int = opt(1, check=at_least(1), doc="sub-steps of dt/substeps per time step")
     time_scheme: Literal["midpoint", "pade4", "auto"] = opt(

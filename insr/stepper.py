@@ -23,7 +23,7 @@ import torch
 
 from insr.equations.base import Equation, SubProblem
 from insr.errors import RunFailure
-from insr.lbfgs import FlatLBFGS
+from insr.lbfgs import FlatLBFGS, OneVectorLBFGS
 
 
 class Diverged(RunFailure):
@@ -46,7 +46,8 @@ class Budget:
     ``adam+lbfgs`` (Adam until the stopping rule fires or ``switch_after`` iterations,
     then L-BFGS on fixed samples for the rest of the budget). Iterations count loss
     evaluations, so Adam and L-BFGS budgets compare in cost. ``lbfgs_impl``: ``flat``
-    (:class:`insr.lbfgs.FlatLBFGS`) or ``torch`` (``torch.optim.LBFGS``).
+    (:class:`insr.lbfgs.FlatLBFGS`) or ``torch`` (``torch.optim.LBFGS``, run on the
+    parameters viewed as one vector: :class:`insr.lbfgs.OneVectorLBFGS`, bit-identical).
     """
 
     lr: float
@@ -97,7 +98,7 @@ def _make_lbfgs(params: list[torch.Tensor], budget: Budget) -> torch.optim.LBFGS
     }
     if budget.lbfgs_impl == "flat":
         return FlatLBFGS(params, **kw)
-    return torch.optim.LBFGS(params, line_search_fn="strong_wolfe", **kw)
+    return OneVectorLBFGS(params, **kw)
 
 
 def _reset_lbfgs(opt: torch.optim.LBFGS | FlatLBFGS) -> None:

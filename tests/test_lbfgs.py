@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from insr.lbfgs import C1, C2, FlatLBFGS, flatten_params
+from insr.lbfgs import C1, C2, FlatLBFGS, OneVectorLBFGS, flatten_params
 
 F64 = torch.float64
 
@@ -234,3 +234,115 @@ def test_the_setting_reaches_both_budgets():
         cfg = load_config("advection1d", [], [f"solver.lbfgs_impl={impl}"])
         assert [b.lbfgs_impl for b in budgets(cfg)] == [impl, impl]
     assert budgets(load_config("advection1d", [], []))[1].lbfgs_impl == "torch"  # the default
+
+
+# --------------------------------------------------------------------------- OneVectorLBFGS
+def _mlp(dtype: torch.dtype) -> torch.nn.Module:
+    torch.manual_seed(3)
+    return torch.nn.Sequential(
+        torch.nn.Linear(2, 16),
+        torch.nn.Tanh(),
+        torch.nn.Linear(16, 16),
+        torch.nn.Tanh(),
+        torch.nn.Linear(16, 1),
+    ).to(dtype)
+
+
+def _fit(opt_kind: str, dtype: torch.dtype, replace_grads: bool = False) -> list[torch.Tensor]:
+    """Three L-BFGS calls (history 5: it wraps) on a small regression; the iterates."""
+    model = _mlp(dtype)
+    ps = list(model.parameters())
+    g = torch.Generator().manual_seed(1)
+    xs = torch.rand(200, 2, generator=g, dtype=dtype)
+    ys = torch.sin(4 * xs[:, :1]) * xs[:, 1:]
+    kw = dict(max_iter=15, history_size=5, tolerance_grad=1e-12, tolerance_change=1e-14)
+    if opt_kind == "torch":
+        opt = torch.optim.LBFGS(ps, line_search_fn="strong_wolfe", **kw)
+    else:
+        opt = OneVectorLBFGS(ps, **kw)
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad(set_to_none=True)
+        loss = ((model(xs) - ys) ** 2).mean()
+        if replace_grads:  # a closure that assigns new .grad tensors instead of backward
+            for p, gr in zip(ps, torch.autograd.grad(loss, ps), strict=True):
+                p.grad = gr
+        else:
+            loss.backward()
+        return loss
+
+    out = []
+    for _ in range(3):
+        opt.step(closure)
+        out.append(torch.cat([p.detach().reshape(-1) for p in ps]).clone())
+    return out
+
+
+def test_one_vector_lbfgs_is_bit_identical_to_torch_lbfgs():
+    for dtype in (torch.float32, F64):
+        ref = _fit("torch", dtype)
+        assert not torch.equal(ref[0], ref[2])  # it moved
+        for replace in (False, True):
+            got = _fit("one", dtype, replace_grads=replace)
+            assert all(torch.equal(a, b) for a, b in zip(ref, got, strict=True)), (dtype, replace)
+
+
+def test_one_vector_lbfgs_keeps_parameters_and_gradients_as_views():
+    model = _mlp(F64)
+    ps = list(model.parameters())
+    opt = OneVectorLBFGS(ps, max_iter=3)
+    flat = opt.param_groups[0]["params"][0]
+    xs = torch.rand(20, 2, dtype=F64)
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = (model(xs) ** 2).mean()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    a = 0
+    for p in ps:
+        assert p.data_ptr() == flat[a:].data_ptr()  # parameters: views of the flat vector
+        assert p.grad.data_ptr() == flat.grad[a:].data_ptr()  # gradients: of its gradient
+        a += p.numel()
+    # a second optimizer over the same parameters reuses the buffer (no copy)
+    assert flatten_params(ps).data_ptr() == flat.data_ptr()
+
+
+def test_flatten_copies_parameters_that_are_not_consecutive_views():
+    base = torch.arange(10.0)
+    a, b = torch.nn.Parameter(base[5:]), torch.nn.Parameter(base[:5])  # out of order
+    flat = flatten_params([a, b])
+    assert torch.equal(flat, torch.tensor([5.0, 6, 7, 8, 9, 0, 1, 2, 3, 4]))
+    assert flat.data_ptr() != base.data_ptr()
+
+
+def test_a_run_on_the_one_vector_lbfgs_equals_one_on_torch_lbfgs(tmp_path, monkeypatch):
+    """The default ``lbfgs_impl = "torch"`` path: a 2-step advection1d run (L-BFGS step-0
+    fit and steps) logs bit-identical fields and metrics to one on plain torch.optim.LBFGS."""
+    import numpy as np
+
+    import insr.stepper
+    from insr.config import load_config
+    from insr.log import RunLogReader
+    from insr.run import execute
+
+    sets = ["case.steps=2", "solver.max_iters=30", "solver.init.max_iters=60"]
+    logs = {}
+    for name in ("one", "torch"):
+        if name == "torch":
+            monkeypatch.setattr(
+                insr.stepper,
+                "OneVectorLBFGS",
+                lambda ps, **kw: torch.optim.LBFGS(ps, line_search_fn="strong_wolfe", **kw),
+            )
+        res = execute(load_config("advection1d", [], sets), tmp_path / name)
+        with RunLogReader(res.log_path) as r:
+            logs[name] = (
+                np.stack([r.row("field", i) for i in range(r.n)]),
+                {k: np.asarray(v) for k, v in r.metrics().items() if k != "wall_seconds"},
+            )
+    (f1, m1), (f2, m2) = logs["one"], logs["torch"]
+    assert f1.shape[0] == 3 and np.array_equal(f1, f2)
+    assert m1.keys() == m2.keys() and all(np.array_equal(m1[k], m2[k]) for k in m1)

@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.colors import Normalize  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from insr.errors import UsageError  # noqa: E402
 from insr.log import RunLogReader  # noqa: E402
@@ -28,6 +29,7 @@ from insr.render.quantities import (  # noqa: E402
     within_tolerance,
 )
 from insr.render.sources import Source, member_logs  # noqa: E402
+from insr.render.styles import member_styles  # noqa: E402
 from insr.verdict import BAD  # noqa: E402
 
 
@@ -109,8 +111,21 @@ def _figure_1d(out: Path, sources: list[Source], strategy: str | None, full: boo
         for k, q in enumerate(qs):
             axs[i, k].set_ylim(scales[q].lo, scales[q].hi)
             axs[i, k].grid(alpha=0.3)
-        axs[i, 0].set_ylabel(member_label(src), fontsize=9)
-        axs[i, 0].legend(fontsize=7, loc="upper right")
+        v = str(r.attrs.get("fit_verdict", ""))
+        axs[i, 0].set_ylabel(src.name + (f"\n[{v} fit]" if v in BAD else ""), fontsize=9)
+        scheme = r.attrs.get("grid_scheme")
+        if scheme:
+            axs[i, 0].text(
+                0.01,
+                0.97,
+                str(scheme),
+                transform=axs[i, 0].transAxes,
+                fontsize=7,
+                va="top",
+                bbox={"fc": "white", "alpha": 0.8, "lw": 0},
+            )
+        if i == 0 or chosen[src.name] != chosen[sources[i - 1].name]:
+            axs[i, 0].legend(fontsize=7, loc="upper right")
         axs[i, 1].set_title(f"gradient ({s})" if i == 0 else "", fontsize=9)
         axs[i, 0].set_title("field (exact dashed)" if i == 0 else "", fontsize=9)
     x = sources[0].reader.axes()[0]
@@ -184,35 +199,91 @@ def _map(fig: Any, ax: Any, im: np.ndarray, ext: list, scale: Any, q: str) -> No
 
 
 def _figure_errors(out: Path, sources: list[Source]) -> Path:
+    fig = errors_figure(sources)
+    path = out / "errors.png"
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def errors_figure(sources: list[Source]) -> Any:
+    """Field and gradient errors over the steps, one curve per member (styles from
+    :mod:`insr.render.styles`); the gradient panels share one log scale (noise <= rel.
+    error, :mod:`insr.metrics`); one legend, right of the panels."""
     strategies: list[str] = []
     for s in sources:
         for k in s.reader.metrics():
             if k.startswith("gradient_rel_error_") and k[19:] not in strategies:
                 strategies.append(k[19:])
-    panels = [("field_max_error", "max |u − u*|")]
-    panels += [(f"gradient_rel_error_{s}", f"gradient rel. error ({s})") for s in strategies]
-    panels += [(f"gradient_noise_{s}", f"gradient noise ({s})") for s in strategies]
+    panels = [("field_max_error", "max |u − u*|", "max |u − u*|  (units of u)")]
+    panels += [
+        (f"gradient_rel_error_{s}", f"gradient rel. error ({s})", "‖∇u − ∇u*‖₂ / ‖∇u*‖₂")
+        for s in strategies
+    ]
+    panels += [
+        (f"gradient_noise_{s}", f"gradient noise ({s})", "high-frequency part / ‖∇u*‖₂")
+        for s in strategies
+    ]
     ncol = min(3, len(panels))
     nrow = math.ceil(len(panels) / ncol)
-    fig, axs = plt.subplots(nrow, ncol, figsize=(4.3 * ncol, 3.2 * nrow), squeeze=False)
-    for k, (metric, title) in enumerate(panels):
+    styles = member_styles([s.name for s in sources], [s.reader for s in sources])
+    fig, axs = plt.subplots(nrow, ncol, figsize=(4.3 * ncol + 3.2, 3.2 * nrow), squeeze=False)
+    handles: dict[str, Any] = {}
+    grad_axes, grad_lims = [], [math.inf, -math.inf]
+    for k, (metric, title, ylabel) in enumerate(panels):
         a = axs[k // ncol, k % ncol]
         for src in sources:
             met = src.reader.metrics()
-            if metric in met:
-                y = met[metric]
-                x = src.steps[: y.size]
-                style = ":" if member_label(src) != src.label else "-"
-                a.plot(x, np.where(y > 0, y, np.nan), style, lw=1.2, label=member_label(src))
+            if metric not in met:
+                continue
+            y = np.asarray(met[metric], dtype=float)
+            y = np.where(y > 0, y, np.nan)
+            st = styles[src.name]
+            bad = member_label(src) != src.label
+            (h,) = a.plot(
+                src.steps[: y.size],
+                y,
+                color=st.colour,
+                linestyle=st.dash,
+                lw=1.3,
+                marker="x" if bad else None,
+                markersize=4,
+                label=member_label(src),
+            )
+            handles.setdefault(src.name, h)
+            if metric != "field_max_error" and np.isfinite(y).any():
+                grad_lims[0] = min(grad_lims[0], float(np.nanmin(y)))
+                grad_lims[1] = max(grad_lims[1], float(np.nanmax(y)))
+        if metric != "field_max_error":
+            grad_axes.append(a)
         a.set_yscale("log")
         a.set_title(title, fontsize=9)
         a.set_xlabel("step")
+        a.set_ylabel(ylabel, fontsize=8)
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))
+        a.tick_params(labelsize=7)
         a.grid(alpha=0.3, which="both")
+    if grad_axes and grad_lims[0] < grad_lims[1]:
+        for a in grad_axes:
+            a.set_ylim(grad_lims[0] / 1.5, grad_lims[1] * 1.5)
     for k in range(len(panels), nrow * ncol):
         axs[k // ncol, k % ncol].axis("off")
-    axs[0, 0].legend(fontsize=7)
-    fig.tight_layout()
-    path = out / "errors.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    fig.tight_layout(rect=(0, 0.03, 1 - 3.2 / (4.3 * ncol + 3.2), 1))
+    fig.legend(
+        list(handles.values()),
+        [member_label(s) for s in sources if s.name in handles],
+        loc="center left",
+        bbox_to_anchor=(1 - 3.1 / (4.3 * ncol + 3.2), 0.5),
+        fontsize=7,
+        frameon=False,
+        labelspacing=0.6,
+    )
+    fig.text(
+        0.01,
+        0.005,
+        "solid: networks; dashed (semi-Lagrangian), dash-dot or dotted (method of lines): "
+        "grid baselines, in the colour of the member they match in memory; x: poor or "
+        "failed fit; the gradient panels share one scale",
+        fontsize=7,
+    )
+    return fig
