@@ -19,7 +19,9 @@ Code paths (switched per call, so alternatives can be interleaved in one process
   boundary forward (``Advection.fused_objective = fuse_boundary = False``) and the wall
   gradient taken with a graph to ``x`` (autograd through the first-order sweep), and the
   grid fields' rows and weights recomputed on every call (``GridField.cell_cache =
-  False``), i.e. main before this work -- except for code both paths share: the second
+  False``), and ``torch.optim.LBFGS`` on the separate parameters (ours: on one flat
+  vector, :class:`insr.lbfgs.OneVectorLBFGS`, bit-identical iterates), i.e. main before
+  this work -- except for code both paths share: the second
   round's 1D sweep (stacked streams, :func:`insr.fields.mlp._second_sweep_1d`), the
   ``d >= 2`` sweeps that record no graph (stacked streams,
   :mod:`insr.fields.stacked`; ``before`` takes autograd through the per-axis sweep
@@ -64,10 +66,12 @@ import torch  # noqa: E402
 
 import insr  # noqa: E402,F401  (OpenMP defaults before torch loads)
 from benchmarks.common import config, interleaved  # noqa: E402
+from insr import stepper  # noqa: E402
 from insr.equations import advection, fluid  # noqa: E402
 from insr.equations.base import PerSampleSet  # noqa: E402
 from insr.fields.gridbase import GridField  # noqa: E402
 from insr.fields.mlp import ActivationMLP, _second_sweep, second_sweep_backward  # noqa: E402
+from insr.lbfgs import OneVectorLBFGS  # noqa: E402
 from insr.perf import MALLOC_ENV, tune_malloc  # noqa: E402
 from insr.run import Run  # noqa: E402
 from insr.stepper import optimize  # noqa: E402
@@ -101,6 +105,13 @@ def set_path(name: str) -> None:
     advection.Advection.fused_objective = on
     fluid._grad_p = _GRAD_P if on else _grad_p_before
     GridField.cell_cache = on
+    stepper.OneVectorLBFGS = OneVectorLBFGS if on else _torch_lbfgs  # type: ignore[assignment,misc]
+
+
+def _torch_lbfgs(params: list[torch.Tensor], **kw: object) -> torch.optim.LBFGS:
+    """torch.optim.LBFGS on the separate parameters, as main before (the same iterates
+    as :class:`insr.lbfgs.OneVectorLBFGS`, bit for bit)."""
+    return torch.optim.LBFGS(params, line_search_fn="strong_wolfe", **kw)  # type: ignore[arg-type]
 
 
 @contextlib.contextmanager

@@ -37,6 +37,11 @@ CASES_ADDED_SINCE_1DAA92E = {"heat1d"}
 KEYS_ADDED_SINCE_1DAA92E = [("run", "checkpoint_every", 10), ("solver", "lbfgs_impl", "torch")]
 #: defaults changed since: (section, key, value then, value now)
 DEFAULTS_CHANGED_SINCE_1DAA92E = [("run", "compile", False, "auto")]
+#: values the preset search changed since (benchmarks/preset_search.py, presets/siren.toml):
+#: case -> (section, key, value then, value now)
+SEARCHED_SINCE_1DAA92E = {
+    case: [("solver", "lr", 1e-3, 3e-4)] for case in ("advection2d", "advection2d_translate")
+}
 
 
 def test_fixtures_cover_every_shipped_case():
@@ -49,6 +54,9 @@ def test_shipped_case_resolves_as_before_presets(case):
     for section, key, default in KEYS_ADDED_SINCE_1DAA92E:
         assert d[section].pop(key) == default
     for section, key, then, now in DEFAULTS_CHANGED_SINCE_1DAA92E:
+        assert d[section][key] == now and FIXTURES[case][section][key] == then
+        d[section][key] = then
+    for section, key, then, now in SEARCHED_SINCE_1DAA92E.get(case, []):
         assert d[section][key] == now and FIXTURES[case][section][key] == then
         d[section][key] = then
     assert d == FIXTURES[case]

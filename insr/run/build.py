@@ -205,6 +205,7 @@ class Run:
 
     def __init__(self, cfg: RunConfig) -> None:
         self.cfg = cfg
+        self._threads_before = torch.get_num_threads()
         if cfg.run.threads:
             torch.set_num_threads(cfg.run.threads)
         self.device = resolve_device(cfg.run.device)
@@ -229,6 +230,11 @@ class Run:
             self.solver = self._neural_solver(points)
         self.points = points  # evaluation points (the truth's dtype: run dtype, float64 grid)
         self.truth = Truth(self.case, points, self.shape)
+
+    def restore_threads(self) -> None:
+        """torch's thread count as before ``run.threads`` applied (the next run in this
+        process starts from the process's own setting)."""
+        torch.set_num_threads(self._threads_before)
 
     def _neural_solver(self, points: torch.Tensor) -> NeuralSolver:
         cfg = self.cfg

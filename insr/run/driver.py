@@ -145,19 +145,22 @@ def execute(
     check_path_length(run_dir, "the run directory")
     malloc = tune_malloc()  # before the run allocates its tensors (insr/perf.py)
     run = Run(cfg)
-    run.attrs["malloc"] = malloc
-    check_disk_budget(cfg, run.case.dim, run.case.channels, run_dir, run.n_params)
-    with run_lock(run_dir) as made:  # one writer per run directory (insr.run.lock)
-        try:
-            prepare_run_dir(run_dir, overwrite=overwrite)
-            writer = RunLogWriter.create(
-                run_dir / "run.h5", config=cfg.as_dict(), axes=run.axes, attrs=run.log_attrs()
-            )
-        except BaseException:
-            if made:  # nothing half-made: the directory this call created goes too
-                remove_run(run_dir)
-            raise
-        return drive(run, writer, first_step=0, report=report, on_diverge=on_diverge)
+    try:
+        run.attrs["malloc"] = malloc
+        check_disk_budget(cfg, run.case.dim, run.case.channels, run_dir, run.n_params)
+        with run_lock(run_dir) as made:  # one writer per run directory (insr.run.lock)
+            try:
+                prepare_run_dir(run_dir, overwrite=overwrite)
+                writer = RunLogWriter.create(
+                    run_dir / "run.h5", config=cfg.as_dict(), axes=run.axes, attrs=run.log_attrs()
+                )
+            except BaseException:
+                if made:  # nothing half-made: the directory this call created goes too
+                    remove_run(run_dir)
+                raise
+            return drive(run, writer, first_step=0, report=report, on_diverge=on_diverge)
+    finally:  # run.threads is this run's: the next run in this process starts as before
+        run.restore_threads()
 
 
 def resume(
@@ -183,16 +186,20 @@ def resume(
             plan = plan_resume(path, sets, allow_callable=allow_callable)
         tune_malloc()
         run = Run(plan.cfg)
-        if plan.ckpt is not None:
-            try:
-                run.solver.load_state(plan.ckpt[0])
-            except (KeyError, RuntimeError, ValueError) as e:
-                msg = f"the checkpoint in {plan.path} does not fit its config: {e}"
-                raise RunFailure(msg) from None
-        writer = RunLogWriter.reopen(plan.path, plan.keep_rows)
-        writer.set_attrs(config=json.dumps(plan.cfg.as_dict()), total_steps=plan.cfg.case.steps)
-        first = plan.last_step + 1
-        return drive(run, writer, first_step=first, report=report, on_diverge=on_diverge)
+        try:
+            if plan.ckpt is not None:
+                try:
+                    run.solver.load_state(plan.ckpt[0])
+                except (KeyError, RuntimeError, ValueError) as e:
+                    msg = f"the checkpoint in {plan.path} does not fit its config: {e}"
+                    raise RunFailure(msg) from None
+            writer = RunLogWriter.reopen(plan.path, plan.keep_rows)
+            cfg_json = json.dumps(plan.cfg.as_dict())
+            writer.set_attrs(config=cfg_json, total_steps=plan.cfg.case.steps)
+            first = plan.last_step + 1
+            return drive(run, writer, first_step=first, report=report, on_diverge=on_diverge)
+        finally:
+            run.restore_threads()
 
 
 class SignalGuard:
