@@ -7,6 +7,7 @@ Panels of one quantity share their scale across members (see :mod:`insr.render.q
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,21 @@ def member_label(src: Source) -> str:
     verdict is poor or failed (insr.verdict)."""
     v = str(src.reader.attrs.get("fit_verdict", ""))
     return f"{src.label} [{v} fit]" if v in BAD else src.label
+
+
+def _row_name(src: Source) -> str:
+    """A row label: the member's name, and its verdict when poor or failed (the scheme of
+    a grid baseline goes inside the panel, :func:`_scheme_note`)."""
+    v = str(src.reader.attrs.get("fit_verdict", ""))
+    return src.name + (f" [{v} fit]" if v in BAD else "")
+
+
+def _scheme_note(ax: Any, src: Source) -> None:
+    """A grid baseline's scheme, top left inside its first panel."""
+    scheme = src.reader.attrs.get("grid_scheme")
+    if scheme:
+        box = {"fc": "white", "alpha": 0.8, "lw": 0}
+        ax.text(0.01, 0.97, str(scheme), transform=ax.transAxes, fontsize=7, va="top", bbox=box)
 
 
 def pick_steps(steps: np.ndarray, n: int = 3) -> list[int]:
@@ -111,19 +127,8 @@ def _figure_1d(out: Path, sources: list[Source], strategy: str | None, full: boo
         for k, q in enumerate(qs):
             axs[i, k].set_ylim(scales[q].lo, scales[q].hi)
             axs[i, k].grid(alpha=0.3)
-        v = str(r.attrs.get("fit_verdict", ""))
-        axs[i, 0].set_ylabel(src.name + (f"\n[{v} fit]" if v in BAD else ""), fontsize=9)
-        scheme = r.attrs.get("grid_scheme")
-        if scheme:
-            axs[i, 0].text(
-                0.01,
-                0.97,
-                str(scheme),
-                transform=axs[i, 0].transAxes,
-                fontsize=7,
-                va="top",
-                bbox={"fc": "white", "alpha": 0.8, "lw": 0},
-            )
+        axs[i, 0].set_ylabel(_row_name(src), fontsize=9)
+        _scheme_note(axs[i, 0], src)
         if i == 0 or chosen[src.name] != chosen[sources[i - 1].name]:
             axs[i, 0].legend(fontsize=7, loc="upper right")
         axs[i, 1].set_title(f"gradient ({s})" if i == 0 else "", fontsize=9)
@@ -175,8 +180,11 @@ def _figure_2d(out: Path, sources: list[Source], strategy: str | None) -> Path:
             if i == 0:
                 a.set_title(title, fontsize=9)
         axs[i, 0].set_ylabel(
-            f"{member_label(src)}  step {last[src.name]}\n{axis_label(r, 'y')}", fontsize=8
+            f"{_row_name(src)}  step {last[src.name]}\n{axis_label(r, 'y')}", fontsize=8
         )
+        scheme = r.attrs.get("grid_scheme")
+        if scheme:  # above the row's first panel (a narrow image: no room inside)
+            axs[i, 0].set_title(textwrap.fill(str(scheme), 44), fontsize=6.5, loc="left")
     fig.text(0.01, 0.005, "colour scales shared by all members (per column)", fontsize=7)
     fig.tight_layout(rect=(0, 0.02, 1, 1))
     path = out / "fields.png"
