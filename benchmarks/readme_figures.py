@@ -142,23 +142,15 @@ FIGURES: list[Figure] = [
         "Fit verdicts (compare with verdicts, 2D)",
         " ; ".join(
             [
+                "rm -rf outputs/readme/compare-advection2d",
                 _insr(
                     "compare representations --case advection2d --steps 8 --workers 2 "
                     "--out outputs/readme/compare-advection2d -q"
                 ),
-                _insr(
-                    "compare representations --case advection2d --steps 8 --reprs "
-                    "grid-eqmem-siren,grid-eqmem-gauss,grid-eqmem-mlp-tanh,"
-                    "grid-mol-pade4-siren,grid-mol-midpoint-siren --workers 1 "
-                    "--out outputs/readme/compare-advection2d-grids -q"
-                ),
-                _py(
-                    "compare_table.py outputs/readme/compare-advection2d "
-                    "outputs/readme/compare-advection2d-grids"
-                ),
+                _py("compare_table.py outputs/readme/compare-advection2d"),
             ]
         ),
-        120,
+        10,
     ),
     Figure(
         "compare_vortex_pair",
@@ -212,21 +204,6 @@ FIGURES: list[Figure] = [
         60,
     ),
     Figure(
-        "compare_advection2d_grids_presets",
-        "Fit verdicts (2D: the grid members on their advection 2D presets)",
-        " ; ".join(
-            [
-                _insr(
-                    "compare representations --case advection2d --steps 8 --reprs "
-                    "hashgrid-16L,hashgrid-3L,densegrid -j 1 "
-                    "--out outputs/readme/compare-advection2d-grid-presets -q"
-                ),
-                _py("compare_table.py outputs/readme/compare-advection2d-grid-presets"),
-            ]
-        ),
-        20,
-    ),
-    Figure(
         "compare_vortex_pair_gauss",
         "Fit verdicts (2D: gauss on its Euler 2D preset)",
         " ; ".join(
@@ -239,6 +216,33 @@ FIGURES: list[Figure] = [
             ]
         ),
         3,
+    ),
+    Figure(
+        "preset_search_siren",
+        "Representations (presets: the SIREN's search) and the 2D cases table",
+        " ; ".join(
+            [
+                _py(
+                    "preset_search.py --only advection1d:siren --only advection2d:siren "
+                    "--only vortex_pair:siren --only advection1d:siren:confirm20 "
+                    "--only advection2d:siren:confirm16"
+                ),
+                _insr("run advection2d --out outputs/readme/adv2d16 --overwrite -q"),
+                _insr("info outputs/readme/adv2d16"),
+                _insr(
+                    "run advection2d_translate --steps 8 --out outputs/readme/translate8 "
+                    "--overwrite -q"
+                ),
+                _insr("info outputs/readme/translate8"),
+            ]
+        ),
+        8,
+    ),
+    Figure(
+        "preset_search_hashgrid_euler",
+        "Representations (presets: the hash grid on Euler 2D)",
+        _py("preset_search.py --only vortex_pair:hashgrid"),
+        30,
     ),
     Figure("malloc", "Performance (allocator)", _py("malloc.py --procs 3"), 3),
     Figure(

@@ -176,7 +176,11 @@ class RunSection:
     )
     device: Literal["auto", "cpu", "cuda"] = opt("auto", doc="auto: cuda when available")
     dtype: Literal["float32", "float64"] = opt("float32", doc="floating-point type of the fields")
-    threads: int = opt(0, check=in_range(0, 4096), doc="torch threads; 0 = all cores")
+    threads: int = opt(
+        0,
+        check=in_range(0, 4096),
+        doc="torch threads of this run (restored after it); 0 = all cores",
+    )
     compile: bool | Literal["auto"] = opt(
         "auto",
         doc="torch.compile the closed-form MLP sweep and fused loss pass; auto: for MLP "

@@ -313,16 +313,25 @@ def test_preset_hint_names_the_presets_used_and_the_kinds_to_try():
     """The clause a poor/failed fit ends with (README 'Fit verdicts')."""
     from insr.config import preset_hint
 
-    h = preset_hint(load_config("taylor_green", sets=["representation.kind=hashgrid"]))
-    assert h.startswith("no preset of 'hashgrid' for euler 2D (the global defaults ran)")
+    h = preset_hint(load_config("taylor_green", sets=["representation.kind=mlp"]))
+    assert h.startswith("no preset of 'mlp' for euler 2D (the global defaults ran)")
     assert h.endswith(
-        "kinds with a preset for euler 2D: densegrid, gauss, siren (--set representation.kind=...)"
+        "kinds with a preset for euler 2D: densegrid, gauss, hashgrid, siren "
+        "(--set representation.kind=...)"
     )
     h = preset_hint(load_config("advection1d", sets=["representation.kind=gauss"]))
     assert h.startswith("numerics from configs/presets/gauss.toml:advection.1d; ")
     others = h.split("kinds with a preset for advection 1D: ")[1].split(" (")[0].split(", ")
     assert "gauss" not in others and {"siren", "hashgrid"} <= set(others)
     assert set(others) == {p.stem for p in config_mod.PRESETS_DIR.glob("*.toml")} - {"gauss"}
+
+
+def test_hashgrid_on_euler_2d_interpolates_with_smoothstep():
+    """The hash grid's searched Euler 2D preset (presets/hashgrid.toml): smoothstep only."""
+    d, presets = resolved("vortex_pair", ["representation.kind=hashgrid"])
+    assert d["representation"]["interpolation"] == "smoothstep"
+    assert presets == ["presets/hashgrid.toml:euler.2d"]
+    assert d["solver"] == resolved("vortex_pair", ["representation.kind=mlp"])[0]["solver"]
 
 
 def test_densegrid_on_euler_2d_interpolates_with_smoothstep():
