@@ -239,6 +239,15 @@ FIGURES: list[Figure] = [
         8,
     ),
     Figure(
+        "preset_search_2d_round2",
+        "Representations (2D presets: round 2 of gauss and mlp, the dense grid on Euler 2D)",
+        _py(
+            "preset_search.py --only advection2d:gauss:round2 --only advection2d:mlp:round2 "
+            "--only vortex_pair:densegrid"
+        ),
+        15,
+    ),
+    Figure(
         "preset_search_hashgrid_euler",
         "Representations (presets: the hash grid on Euler 2D)",
         _py("preset_search.py --only vortex_pair:hashgrid"),
