@@ -29,6 +29,7 @@ def run_case(case: str, steps: int, sets: list[str]) -> dict:
         total = time.perf_counter() - t0
         with RunLogReader(Path(tmp) / "r" / "run.h5") as log:
             m = {k: np.asarray(v, dtype=float) for k, v in log.metrics().items()}
+            threads = str(log.attrs.get("threads", "?"))
     wall = m["wall_seconds"]
     out = {
         "case": case,
@@ -41,6 +42,7 @@ def run_case(case: str, steps: int, sets: list[str]) -> dict:
         "iterations_per_step": float(m["iterations"][1:].mean()) if len(wall) > 1 else 0.0,
         "cumulative_seconds": np.cumsum(wall).tolist(),
         "peak_rss_mib": peak_rss_mib(),
+        "threads": threads,
         "metrics": {k: v.tolist() for k, v in m.items()},
     }
     return out

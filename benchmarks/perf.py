@@ -10,7 +10,10 @@ Code paths (switched per call, so alternatives can be interleaved in one process
   :func:`insr.equations.advection.pade_objective`, boundary rows in the same sweep), the
   fluid Laplacian by the closed-form second-order sweep with its hand-written backward
   (:class:`insr.fields.mlp.SecondOrderMLP`), the previous step's terms once per sample
-  set (:class:`insr.equations.base.PerSampleSet`).
+  set (:class:`insr.equations.base.PerSampleSet`), ``torch.optim.LBFGS`` on the
+  parameters viewed as one vector (:class:`insr.lbfgs.OneVectorLBFGS`), and
+  ``run.threads = 0`` meaning one thread below 1 M parameters
+  (:func:`insr.run.build.auto_threads`).
 - **before**: the same code with those switched off -- autograd through the closed-form
   sweep (``ActivationMLP.second_order_backward = False``), no closed-form Laplacian hook
   (the Laplacian is autograd's Hessian diagonal of the closed-form Jacobian, third-order
@@ -19,7 +22,8 @@ Code paths (switched per call, so alternatives can be interleaved in one process
   boundary forward (``Advection.fused_objective = fuse_boundary = False``) and the wall
   gradient taken with a graph to ``x`` (autograd through the first-order sweep), and the
   grid fields' rows and weights recomputed on every call (``GridField.cell_cache =
-  False``), and ``torch.optim.LBFGS`` on the separate parameters (ours: on one flat
+  False``), all cores where a case leaves ``run.threads = 0`` (case runs), and
+  ``torch.optim.LBFGS`` on the separate parameters (ours: on one flat
   vector, :class:`insr.lbfgs.OneVectorLBFGS`, bit-identical iterates), i.e. main before
   this work -- except for code both paths share: the second
   round's 1D sweep (stacked streams, :func:`insr.fields.mlp._second_sweep_1d`), the
@@ -279,6 +283,8 @@ def case_run(name: str, case: str, steps: int, sets: list[str]) -> dict:
     if name == "before":  # main before issue 15: no torch.compile, glibc's malloc defaults
         sets = ["run.compile=false", *sets]
         env[MALLOC_ENV] = "system"
+        if config(case, sets).run.threads == 0:  # and run.threads = 0 meant all cores
+            sets = [f"run.threads={os.cpu_count() or 1}", *sets]
     cmd = [sys.executable, "-m", "benchmarks.perf", "--case-run", name, case, str(steps), *sets]
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if out.returncode != 0:
@@ -547,14 +553,27 @@ def main(argv: list[str] | None = None) -> int:
     say(f"| sum of one evaluation per stage | {tb:.2f} | {to:.2f} | {to / tb:.2f}× |")
     say()
     tgr = {name: case_run(name, "taylor_green", 1, []) for name in PATHS}
-    say("| code path | step 1 wall s | iterations | relative velocity error |")
-    say("|---|---|---|---|")
+    cores = os.cpu_count() or 1
+    tgr[f"ours, run.threads = {cores} (all cores, as before)"] = case_run(
+        "ours", "taylor_green", 1, [f"run.threads={cores}"]
+    )
+    tgr["before, run.threads = 1"] = case_run("before", "taylor_green", 1, ["run.threads=1"])
+    say("| code path | torch threads | step 1 wall s | iterations | relative velocity error |")
+    say("|---|---|---|---|---|")
     for name, r in tgr.items():
         err = _metric(r, "velocity_rel_error", -1)
         say(
-            f"| {name} | {r['metrics']['wall_seconds'][1]:.2f} | "
+            f"| {name} | {r['threads']} | {r['metrics']['wall_seconds'][1]:.2f} | "
             f"{r['iterations_per_step']:.0f} | {err:.4f} |"
         )
+    ours, before = (tgr[n]["metrics"]["wall_seconds"][1] for n in PATHS)
+    same = tgr[f"ours, run.threads = {cores} (all cores, as before)"]["metrics"]["wall_seconds"][1]
+    say()
+    say(
+        f"Taylor–Green step 1, ours / before: {ours / before:.2f}× (each on its defaults: ours "
+        f"run.threads auto = 1 thread for this SIREN, before all cores); at equal threads "
+        f"({cores}): {same / before:.2f}×."
+    )
     say()
 
     # 5. hash grid vs SIREN

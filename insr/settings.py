@@ -179,7 +179,8 @@ class RunSection:
     threads: int = opt(
         0,
         check=in_range(0, 4096),
-        doc="torch threads of this run (restored after it); 0 = all cores",
+        doc="torch threads of this run (restored after it); 0 = auto: 1 for a representation "
+        "below 1 M parameters on the CPU (small ops; README 'Performance'), else all cores",
     )
     compile: bool | Literal["auto"] = opt(
         "auto",

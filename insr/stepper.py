@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -270,11 +270,14 @@ def advance(
     h = dt / substeps
     for j in range(n_stages):
         # asked for only now: each sub-step freezes the field as it is at its start
+        problems: Iterable[SubProblem]
         if step == 0:
-            budget, problems = init_budget, list(equation.initial_problems())
+            budget, problems = init_budget, equation.initial_problems()
         else:
             budget = step_budget
-            problems = list(equation.step_problems(step, t - dt + (j + 1) * h, h))
+            # never list() it: a generator freezes an earlier sub-problem's result only
+            # when it resumes (the fluid's pressure stage needs the advected velocity)
+            problems = equation.step_problems(step, t - dt + (j + 1) * h, h)
         for problem in problems:
             res = optimize(problem, budget, gen, step=step, report=report)
             iters[problem.name] = iters.get(problem.name, 0) + res.iterations

@@ -188,6 +188,7 @@ def info(run_path: Annotated[Path, typer.Argument(help="Run directory or run.h5 
             "time_scheme",
             "compile",
             "malloc",
+            "threads",
         ):
             if k in a:
                 head.add_row(k, str(a[k]))

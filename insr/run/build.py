@@ -200,6 +200,22 @@ class Truth:
         return {k: v.reshape(*self.shape, *v.shape[1:]) for k, v in ex.items()}
 
 
+#: ``run.threads = 0`` (auto): representations below this many trained parameters run on
+#: one torch thread. Measured on this project's 2-core CPU (`insr run`, fresh processes):
+#: SIREN runs on 2 threads took 2-3x as long as on one (advection2d 4 steps 10.1 vs 4.9 s,
+#: vortex_pair 1 step 9.8 vs 3.0 s, Taylor-Green step 1 3.3 vs 1.2 s), a 48 k dense grid
+#: 2x (6.3 vs 3.2 ms per step-0 iteration): their ops are too small for OpenMP's wake-ups
+#: to pay. The 7.7 M-parameter 2D hash grid was 1.1-1.2x faster on two (27 vs 32 ms).
+AUTO_THREADS_PARAMS = 1_000_000
+
+
+def auto_threads(n_params: int, device: torch.device) -> int | None:
+    """The thread count ``run.threads = 0`` picks: 1 on the CPU for fewer than
+    :data:`AUTO_THREADS_PARAMS` parameters, else None (keep the process's setting: all
+    cores, or a sweep worker's share)."""
+    return 1 if device.type == "cpu" and n_params < AUTO_THREADS_PARAMS else None
+
+
 class Run:
     """Everything one run needs, built from a validated config."""
 
@@ -230,6 +246,11 @@ class Run:
             self.solver = self._neural_solver(points)
         self.points = points  # evaluation points (the truth's dtype: run dtype, float64 grid)
         self.truth = Truth(self.case, points, self.shape)
+        n = auto_threads(self.n_params, self.device) if not cfg.run.threads else None
+        if n is not None:
+            torch.set_num_threads(n)
+        how = "set" if cfg.run.threads else ("auto" if n is not None else "auto: the process's")
+        self.attrs["threads"] = f"{torch.get_num_threads()} ({how})"
 
     def restore_threads(self) -> None:
         """torch's thread count as before ``run.threads`` applied (the next run in this

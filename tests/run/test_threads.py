@@ -52,3 +52,32 @@ def test_a_failed_run_restores_it_too(tmp_path):
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_auto_threads_by_representation_size(tmp_path):
+    """``run.threads = 0``: one thread below 1 M parameters on the CPU (a SIREN), the
+    process's own setting above (a 2D hash grid of 7.7 M); recorded in the log."""
+    from insr.log import RunLogReader
+    from insr.run.build import AUTO_THREADS_PARAMS, auto_threads
+
+    assert auto_threads(AUTO_THREADS_PARAMS - 1, torch.device("cpu")) == 1
+    assert auto_threads(AUTO_THREADS_PARAMS, torch.device("cpu")) is None
+    assert auto_threads(10, torch.device("cuda")) is None
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    seen = {}
+    try:
+        for kind in ("siren", "hashgrid"):
+            sets = ["case.steps=1", "solver.max_iters=2", "solver.min_iters=0", "run.threads=0"]
+            sets += ["solver.init.max_iters=2", "solver.init.min_iters=0"]
+            sets += [f"representation.kind={kind}", "run.on_poor_fit=continue"]
+            cfg = load_config("advection2d", [], sets)
+            res = execute(cfg, tmp_path / kind)
+            with RunLogReader(res.log_path) as r:
+                seen[kind] = (str(r.attrs["threads"]), int(r.attrs["n_params"]))
+            assert torch.get_num_threads() == 2  # restored after the run
+    finally:
+        torch.set_num_threads(before)
+    assert seen["siren"][1] < AUTO_THREADS_PARAMS <= seen["hashgrid"][1]
+    assert seen["siren"][0] == "1 (auto)"
+    assert seen["hashgrid"][0] == "2 (auto: the process's)"
