@@ -198,6 +198,16 @@ SEARCH: dict[tuple[str, ...], dict] = {
             {**ADAM_EULER, "lr": 1e-3},
         ],
     },
+    # the SIREN's Euler pick (the L-BFGS step-0 fit at lr 3e-4) against its centre over
+    # every Euler case's 5 steps
+    **{
+        (case, "siren", "confirm5"): {
+            "steps": 5,
+            "fixed": FIXED_EULER,
+            "variants": [dict(ADAM_EULER), {**ADAM_EULER, "lr": 3e-4, "init_lbfgs": True}],
+        }
+        for case in ("vortex_pair", "taylor_green", "taylor_green_multiscale")
+    },
     # confirmation over the case's length (the short score is a proxy): the centre and the
     # round's ties. advection1d, 20 steps (the compare table's length): the rule's pick, 500
     # samples, and 38 iterations; advection2d, all 16 steps: lr 3e-4 and the L-BFGS fit

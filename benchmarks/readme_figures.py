@@ -157,20 +157,13 @@ FIGURES: list[Figure] = [
         "Fit verdicts (compare with verdicts, 2D)",
         " ; ".join(
             [
+                "rm -rf outputs/readme/compare-vortex_pair",
                 _insr(
                     "compare representations --case vortex_pair --steps 1 --reprs "
                     "siren-w5,siren-w30,siren-w50,gauss,mlp-tanh,densegrid,grid-eqmem-siren,"
                     "grid-eqmem-densegrid --workers 2 --out outputs/readme/compare-vortex_pair -q"
                 ),
-                _insr(
-                    "compare representations --case vortex_pair --steps 1 --reprs "
-                    "grid-eqmem-siren,grid-eqmem-densegrid --workers 1 "
-                    "--out outputs/readme/compare-vortex_pair-grids -q"
-                ),
-                _py(
-                    "compare_table.py outputs/readme/compare-vortex_pair "
-                    "outputs/readme/compare-vortex_pair-grids"
-                ),
+                _py("compare_table.py outputs/readme/compare-vortex_pair"),
             ]
         ),
         30,
@@ -225,7 +218,9 @@ FIGURES: list[Figure] = [
                 _py(
                     "preset_search.py --only advection1d:siren --only advection2d:siren "
                     "--only vortex_pair:siren --only advection1d:siren:confirm20 "
-                    "--only advection2d:siren:confirm16"
+                    "--only advection2d:siren:confirm16 --only vortex_pair:siren:confirm5 "
+                    "--only taylor_green:siren:confirm5 "
+                    "--only taylor_green_multiscale:siren:confirm5"
                 ),
                 _insr("run advection2d --out outputs/readme/adv2d16 --overwrite -q"),
                 _insr("info outputs/readme/adv2d16"),
