@@ -327,11 +327,20 @@ def test_preset_hint_names_the_presets_used_and_the_kinds_to_try():
 
 
 def test_hashgrid_on_euler_2d_interpolates_with_smoothstep():
-    """The hash grid's searched Euler 2D preset (presets/hashgrid.toml): smoothstep only."""
+    """The hash grid's searched Euler 2D preset (presets/hashgrid.toml): smoothstep and the
+    other kinds' Euler recipe (Adam lr 1e-4, 100 iterations on 1,024 points)."""
     d, presets = resolved("vortex_pair", ["representation.kind=hashgrid"])
     assert d["representation"]["interpolation"] == "smoothstep"
     assert presets == ["presets/hashgrid.toml:euler.2d"]
-    assert d["solver"] == resolved("vortex_pair", ["representation.kind=mlp"])[0]["solver"]
+    sv = d["solver"]
+    assert (sv["lr"], sv["max_iters"], sv["samples"], sv["init"]["max_iters"]) == (
+        1e-4,
+        100,
+        1024,
+        1000,
+    )
+    # the kind without an Euler preset runs the global defaults there
+    assert resolved("vortex_pair", ["representation.kind=mlp"])[0]["solver"]["lr"] == 1e-3
 
 
 def test_densegrid_on_euler_2d_interpolates_with_smoothstep():
