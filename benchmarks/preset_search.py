@@ -34,6 +34,12 @@ Sobolev weight and the fit's optimizer/budget (``[solver.init]``), with the step
 its centre. Score: the same, at step 0. The chosen preset is the best step-0 fit with
 the best step recipe.
 
+Reproducing a table: a variant states its search axes; every other setting comes from
+the kind's shipped preset at the time the search runs. Once a search has changed a preset,
+its chosen row reproduces (it states what the preset took from it), but a row that left a
+setting to the earlier preset may not (e.g. advection2d:gauss's "global recipe" row now
+runs beneath gauss's own L-BFGS step-0 fit: 0.0718 against the table's 0.153).
+
 Writes ``benchmarks/results/preset_search.md`` (the table) and ``preset_search.json``.
 """
 
