@@ -236,15 +236,20 @@ FIGURES: list[Figure] = [
     Figure(
         "preset_search_2d_round2",
         "Representations (2D presets: round 2 of gauss and mlp, the dense grid on Euler 2D)",
-        _py(
-            "preset_search.py --only advection2d:gauss:round2 --only advection2d:mlp:round2 "
-            "--only vortex_pair:densegrid ; "
-            + _py(
-                "preset_search.py --only vortex_pair:siren --only vortex_pair:gauss "
-                "--only vortex_pair:mlp --only vortex_pair:mlp:round2 "
-                "--only vortex_pair:gauss:confirm5 --only taylor_green:gauss:confirm5 "
-                "--only vortex_pair:densegrid:confirm5 --only taylor_green:densegrid:confirm5"
-            )
+        " ; ".join(
+            [
+                _py(
+                    "preset_search.py --only advection2d:gauss:round2 "
+                    "--only advection2d:mlp:round2 --only vortex_pair:densegrid"
+                ),
+                _py(
+                    "preset_search.py --only vortex_pair:siren --only vortex_pair:gauss "
+                    "--only vortex_pair:mlp --only vortex_pair:mlp:round2 "
+                    "--only vortex_pair:gauss:confirm5 --only taylor_green:gauss:confirm5 "
+                    "--only vortex_pair:densegrid:confirm5 "
+                    "--only taylor_green:densegrid:confirm5"
+                ),
+            ]
         ),
         15,
     ),

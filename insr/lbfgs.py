@@ -339,9 +339,8 @@ class OneVectorLBFGS(torch.optim.LBFGS):
         super().__init__([flat], **kw)  # type: ignore[arg-type]
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Zero the gradient buffer (the parameters' ``.grad`` stay views of it)."""
-        for p, v in zip(self.views, self._grad_views, strict=True):
-            p.grad = v
+        """Zero the gradient buffer (the parameters' ``.grad`` stay views of it: every
+        evaluation puts back one a closure replaced, :meth:`_into_buffer`)."""
         self.param_groups[0]["params"][0].grad.zero_()
 
     def _into_buffer(self) -> None:

@@ -34,18 +34,23 @@ from insr.render.styles import member_styles  # noqa: E402
 from insr.verdict import BAD  # noqa: E402
 
 
+def _bad_fit(src: Source) -> str:
+    """`` [poor fit]`` / `` [failed fit]`` when the member's fit verdict is bad
+    (insr.verdict), else ``""``."""
+    v = str(src.reader.attrs.get("fit_verdict", ""))
+    return f" [{v} fit]" if v in BAD else ""
+
+
 def member_label(src: Source) -> str:
     """The member's label (name, and a grid baseline's scheme), marked when its fit
-    verdict is poor or failed (insr.verdict)."""
-    v = str(src.reader.attrs.get("fit_verdict", ""))
-    return f"{src.label} [{v} fit]" if v in BAD else src.label
+    verdict is poor or failed."""
+    return src.label + _bad_fit(src)
 
 
 def _row_name(src: Source) -> str:
-    """A row label: the member's name, and its verdict when poor or failed (the scheme of
-    a grid baseline goes inside the panel, :func:`_scheme_note`)."""
-    v = str(src.reader.attrs.get("fit_verdict", ""))
-    return src.name + (f" [{v} fit]" if v in BAD else "")
+    """A row label: the member's name and a bad verdict (the scheme of a grid baseline
+    goes into the panel, :func:`_scheme_note`)."""
+    return src.name + _bad_fit(src)
 
 
 def _scheme_note(ax: Any, src: Source) -> None:
@@ -218,9 +223,10 @@ def errors_figure(sources: list[Source]) -> Any:
     """Field and gradient errors over the steps, one curve per member (styles from
     :mod:`insr.render.styles`); the gradient panels share one log scale (noise <= rel.
     error, :mod:`insr.metrics`); one legend, right of the panels."""
+    metrics = {s.name: s.reader.metrics() for s in sources}  # read once per member
     strategies: list[str] = []
-    for s in sources:
-        for k in s.reader.metrics():
+    for met in metrics.values():
+        for k in met:
             if k.startswith("gradient_rel_error_") and k[19:] not in strategies:
                 strategies.append(k[19:])
     panels = [("field_max_error", "max |u − u*|", "max |u − u*|  (units of u)")]
@@ -234,20 +240,20 @@ def errors_figure(sources: list[Source]) -> Any:
     ]
     ncol = min(3, len(panels))
     nrow = math.ceil(len(panels) / ncol)
-    styles = member_styles([s.name for s in sources], [s.reader for s in sources])
+    styles = member_styles(sources)
     fig, axs = plt.subplots(nrow, ncol, figsize=(4.3 * ncol + 3.2, 3.2 * nrow), squeeze=False)
     handles: dict[str, Any] = {}
     grad_axes, grad_lims = [], [math.inf, -math.inf]
     for k, (metric, title, ylabel) in enumerate(panels):
         a = axs[k // ncol, k % ncol]
         for src in sources:
-            met = src.reader.metrics()
+            met = metrics[src.name]
             if metric not in met:
                 continue
             y = np.asarray(met[metric], dtype=float)
             y = np.where(y > 0, y, np.nan)
             st = styles[src.name]
-            bad = member_label(src) != src.label
+            bad = bool(_bad_fit(src))
             (h,) = a.plot(
                 src.steps[: y.size],
                 y,

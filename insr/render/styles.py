@@ -18,6 +18,8 @@ import matplotlib
 matplotlib.use("Agg")
 from matplotlib import colormaps  # noqa: E402
 
+from insr.render.sources import Source  # noqa: E402
+
 DASHES: tuple[Any, ...] = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)))
 
 
@@ -50,8 +52,10 @@ def _family(scheme: str) -> int:
     return 2 if scheme.lower().startswith("mol") else 1
 
 
-def member_styles(names: Sequence[str], readers: Sequence[Any]) -> dict[str, LineStyle]:
+def member_styles(sources: Sequence[Source]) -> dict[str, LineStyle]:
     """One distinct :class:`LineStyle` per member name (see the module doc)."""
+    names = [s.name for s in sources]
+    readers = [s.reader for s in sources]
     schemes = [str(r.attrs.get("grid_scheme", "") or "") for r in readers]
     neural = [n for n, s in zip(names, schemes, strict=True) if not s]
     colours = palette(len(names))

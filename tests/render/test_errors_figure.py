@@ -57,7 +57,7 @@ def sources(tmp_path):
 
 
 def test_sixteen_members_get_sixteen_distinct_styles(sources):
-    st = member_styles([s.name for s in sources], [s.reader for s in sources])
+    st = member_styles(sources)
     pairs = [(st[s.name].colour, str(st[s.name].dash)) for s in sources]
     assert len(set(pairs)) == 16
     assert len({st[n].colour for n in NEURAL}) == len(NEURAL)  # networks: own colours
@@ -88,6 +88,6 @@ def test_errors_figure_layout(sources):
     bad = [ln for a in used for ln in a.get_lines() if "[failed fit]" in ln.get_label()]
     assert bad and all(ln.get_marker() == "x" for ln in bad)
     # lines use the style table's colours
-    st = member_styles([s.name for s in sources], [s.reader for s in sources])
+    st = member_styles(sources)
     by_label = {ln.get_label(): ln for ln in used[0].get_lines()}
     assert to_rgba(by_label["gauss"].get_color()) == st["gauss"].colour
