@@ -29,7 +29,7 @@ from insr.metrics import step_metrics
 from insr.paths import outputs_root
 from insr.reference.equal_memory import resolution_for_budget
 from insr.reference.errors import ReferenceInputError
-from insr.run.compiling import compile_decision
+from insr.run.compiling import compile_decision, cpp_compiler, reuse_isa_probe
 from insr.run.limits import check_eval_memory, check_field_memory, check_network_memory
 from insr.run.omega0 import choose_omega0, wants_auto_omega0, with_omega0
 from insr.run.solvers import GridSolver, NeuralSolver, Solver, chunked
@@ -274,6 +274,8 @@ class Run:
         if wanted:
             if cfg.run.compile == "auto":  # a failing inductor falls back to eager code
                 torch._dynamo.config.suppress_errors = True
+            if self.device.type == "cpu" and (cxx := cpp_compiler()) is not None:
+                self.attrs["vec_isa_probe"] = "reused" if reuse_isa_probe(cxx) else "probed"
             for f in eq.fields.values():
                 if hasattr(f, "compiled"):
                     setattr(f, "compiled", True)  # noqa: B010 - not every Field has it

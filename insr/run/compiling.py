@@ -12,7 +12,13 @@ and with gradient supervision); ``false`` never.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import platform
 import shutil
+import sys
+from pathlib import Path
 
 import torch
 
@@ -35,6 +41,77 @@ def cpp_compiler() -> str | None:
     except Exception:  # noqa: BLE001 - a private API: any failure means "not usable"
         return None
     return shutil.which(name)
+
+
+def _isa_probe_key(cxx: str) -> str:
+    """What the vector-ISA probe's answer depends on: torch, the interpreter, the C++
+    compiler (path and version) and the CPU's instruction-set flags."""
+    from torch._inductor import cpp_builder, cpu_vec_isa
+
+    parts = [
+        torch.__version__,
+        sys.executable,
+        platform.machine(),
+        cxx,
+        str(cpp_builder.get_compiler_version_info(cxx)),
+        " ".join(sorted(cpu_vec_isa.x86_isa_checker())),
+    ]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+
+def isa_probe_cache() -> Path:
+    """The file that remembers the vector-ISA probe per machine (beside inductor's cache)."""
+    from torch._inductor.runtime.cache_dir_utils import cache_dir
+
+    return Path(cache_dir()) / "insr_vec_isa.json"
+
+
+def reuse_isa_probe(cxx: str) -> bool:
+    """Skip inductor's vector-ISA probe when an earlier process on this machine found
+    every candidate ISA usable; returns whether it was skipped.
+
+    Before its first CPU kernel, inductor compiles a test library per candidate ISA and
+    loads each in a fresh Python child (``torch._inductor.cpu_vec_isa``), ~1.1 s per
+    process here. When that probe passed for every candidate the CPU flags allow, telling
+    inductor so (``config.cpp.vec_isa_ok = True``) gives the same ISA list and so the
+    same kernels; any other outcome (a candidate failed, no record, another compiler,
+    torch or CPU) leaves the probe to run and records its answer for the next process.
+    An explicit ``TORCHINDUCTOR_VEC_ISA_OK`` is left alone.
+    """
+    from torch._inductor import config as inductor_config
+    from torch._inductor import cpu_vec_isa
+
+    if sys.platform != "linux" or platform.machine() != "x86_64":
+        return False  # the candidate list below is inductor's x86 rule
+    if inductor_config.cpp.vec_isa_ok is not None or "TORCHINDUCTOR_VEC_ISA_OK" in os.environ:
+        return False
+    path = isa_probe_cache()
+    key = _isa_probe_key(cxx)
+    try:
+        record = json.loads(path.read_text())
+        record = record if isinstance(record, dict) else {}
+    except (OSError, ValueError):
+        record = {}  # none yet, or unreadable: probe and write a fresh one
+    if record.get(key) == "all":
+        inductor_config.cpp.vec_isa_ok = True
+        return True
+    flags = cpu_vec_isa.x86_isa_checker()
+    candidates = [
+        isa
+        for isa in cpu_vec_isa.supported_vec_isa_list
+        if all(f in flags for f in str(isa).split())
+    ]
+    valid = cpu_vec_isa.valid_vec_isa_list()  # runs the probe (cached for this process)
+    answer = "all" if [str(i) for i in valid] == [str(i) for i in candidates] else "some"
+    try:
+        record[key] = answer
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(record))
+        os.replace(tmp, path)  # atomic: concurrent sweep members never see half a file
+    except OSError:
+        pass  # a cache that cannot be written only costs the probe next time
+    return False
 
 
 def compile_decision(cfg: RunConfig, device: torch.device) -> tuple[bool, str]:

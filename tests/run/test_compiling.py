@@ -104,3 +104,44 @@ def test_an_auto_compiled_run_matches_the_eager_run(
     # amplifies round-off (7 % apart at step 1 here), so equal numbers are checked where
     # they are defined -- the loss pass itself (tests/fields/test_second_order_backward.py)
     np.testing.assert_allclose(errors["auto"], errors["false"], rtol=0.25)
+
+
+PROBE = (
+    "import json, torch; from insr.run import compiling;"
+    "from torch._inductor import cpu_vec_isa as c;"
+    "reused = compiling.reuse_isa_probe(compiling.cpp_compiler());"
+    "print(json.dumps([reused, [str(i) for i in c.valid_vec_isa_list()], str(c.pick_vec_isa())]))"
+)
+
+
+def _probe_process(cache: Path) -> list:
+    """A fresh process (inductor probes once per process) with its own inductor cache."""
+    import json
+
+    env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(cache), "PYTHONPATH": str(ROOT)}
+    env.pop("TORCHINDUCTOR_VEC_ISA_OK", None)
+    out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(compiling.cpp_compiler() is None, reason="no C++ compiler for inductor")
+@pytest.mark.skipif(
+    sys.platform != "linux" or os.uname().machine != "x86_64", reason="inductor's x86 ISA rule"
+)
+def test_a_recorded_isa_probe_gives_the_probed_isa_list(tmp_path: Path) -> None:
+    """Real processes: the first probes and records, the next reuses the record and sees
+    the same ISA list and pick; a record that is not "all", or is unreadable, is probed."""
+    import json
+
+    reused, isas, pick = _probe_process(tmp_path)
+    assert reused is False and isas  # the first process ran inductor's own probe
+    record_file = tmp_path / "insr_vec_isa.json"
+    record = json.loads(record_file.read_text())
+    assert list(record.values()) == ["all"]  # every candidate passed on this machine
+    assert _probe_process(tmp_path) == [True, isas, pick]
+    record_file.write_text(json.dumps(dict.fromkeys(record, "some")))
+    assert _probe_process(tmp_path) == [False, isas, pick]
+    record_file.write_text("{not json")
+    assert _probe_process(tmp_path) == [False, isas, pick]
+    assert json.loads(record_file.read_text()) == record  # rewritten by the probe
