@@ -105,3 +105,22 @@ def reexec_with_tcmalloc(argv: list[str] | None = None) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, [sys.executable, "-P", "-m", "insr", *args], env)
+
+
+def machine() -> str:
+    """The CPU model, torch's kernel ISA and the torch version, e.g. ``"AMD EPYC; torch
+    2.13.0, AVX512"``: an L-BFGS trajectory amplifies float round-off, and BLAS kernels
+    and vector widths differ between CPUs, so the same run can differ in the second or
+    third digit from one CPU model to another (README, "Reproducing the figures")."""
+    import torch
+
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{model}; torch {torch.__version__}, {torch.backends.cpu.get_cpu_capability()}"

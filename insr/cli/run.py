@@ -189,6 +189,8 @@ def info(run_path: Annotated[Path, typer.Argument(help="Run directory or run.h5 
             "compile",
             "malloc",
             "threads",
+            "vec_isa_probe",
+            "machine",
         ):
             if k in a:
                 head.add_row(k, str(a[k]))

@@ -27,6 +27,7 @@ from insr.fields import build_field
 from insr.fields.solver_kinds import GridConfig
 from insr.metrics import step_metrics
 from insr.paths import outputs_root
+from insr.perf import machine
 from insr.reference.equal_memory import resolution_for_budget
 from insr.reference.errors import ReferenceInputError
 from insr.run.compiling import compile_decision, cpp_compiler, reuse_isa_probe
@@ -251,6 +252,7 @@ class Run:
             torch.set_num_threads(n)
         how = "set" if cfg.run.threads else ("auto" if n is not None else "auto: the process's")
         self.attrs["threads"] = f"{torch.get_num_threads()} ({how})"
+        self.attrs["machine"] = machine() if self.device.type == "cpu" else str(self.device)
 
     def restore_threads(self) -> None:
         """torch's thread count as before ``run.threads`` applied (the next run in this
