@@ -169,6 +169,21 @@ FIGURES: list[Figure] = [
         30,
     ),
     Figure(
+        "study_noisy_gradients_quick",
+        "What insr finds (the noisy-gradients study, --quick)",
+        " ; ".join(
+            [
+                "rm -rf outputs/readme/study-quick",
+                _insr("study noisy-gradients --quick -j 2 --out outputs/readme/study-quick -q"),
+                "rm -rf benchmarks/results/study_noisy_gradients_quick",
+                "mkdir -p benchmarks/results/study_noisy_gradients_quick",
+                "cd outputs/readme/study-quick && cp report.md summary.json claim-*.png "
+                "../../../benchmarks/results/study_noisy_gradients_quick/",
+            ]
+        ),
+        5,
+    ),
+    Figure(
         "vortex_pair_densegrid_100",
         "What insr finds (C7: 100 steps of the vortex pair on the dense grid)",
         " ; ".join(
