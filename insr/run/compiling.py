@@ -5,9 +5,10 @@ evaluation ~0.64× as costly but costs ~5 s of compilation in the first two step
 advection1d it pays after about :data:`BREAK_EVEN_STEPS` steps (README "Performance",
 ``benchmarks/perf.py``). ``run.compile = "auto"`` therefore compiles only where that holds:
 an MLP field on the CPU, at least :data:`AUTO_MIN_STEPS` steps, no gradient supervision
-(its double backward is not supported by torch.compile), and a C++ compiler that inductor
-can call. ``true`` compiles regardless (refused for non-MLP fields, see :mod:`insr.knobs`,
-and with gradient supervision); ``false`` never.
+and no ``derivative.loss = "autodiff"`` (both need a double backward, which torch.compile
+does not support), and a C++ compiler that inductor can call. ``true`` compiles regardless
+(refused for non-MLP fields, see :mod:`insr.knobs`, and where a double backward is
+needed); ``false`` never.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from insr.settings import RunConfig
 BREAK_EVEN_STEPS = 85
 #: ``"auto"`` compiles runs of at least this many steps (a margin above the break-even)
 AUTO_MIN_STEPS = 100
+#: loss strategies that differentiate the field by autograd inside the loss, so that the
+#: parameter gradient is a double backward through the (compiled) sweep
+DOUBLE_BACKWARD_LOSSES = ("autodiff",)
 
 
 def cpp_compiler() -> str | None:
@@ -127,6 +131,18 @@ def compile_decision(cfg: RunConfig, device: torch.device) -> tuple[bool, str]:
                 "double backward is not supported by torch.compile; use run.compile = false"
             )
         return False, "auto: gradient supervision needs a double backward (not compiled)"
+    if cfg.derivative.loss in DOUBLE_BACKWARD_LOSSES:
+        # the loss's derivatives are autograd gradients of the sweep's output, and the
+        # parameter gradient differentiates them again (a double backward)
+        if setting is True:
+            raise ConfigError(
+                f"run.compile = true cannot run with derivative.loss = "
+                f"{cfg.derivative.loss!r}: its double backward is not supported by "
+                "torch.compile; use run.compile = false or derivative.loss = 'closed'"
+            )
+        return False, (
+            f"auto: derivative.loss = {cfg.derivative.loss} needs a double backward (not compiled)"
+        )
     if setting is True:
         return True, "run.compile = true"
     if cfg.representation.kind not in MLP_KINDS:

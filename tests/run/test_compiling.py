@@ -38,6 +38,9 @@ def test_auto_compiles_long_cpu_mlp_runs_only() -> None:
     assert not on and "CPU only" in why
     on, why = decide("derivative.gradient_supervision=0.01")
     assert not on and "double backward" in why
+    on, why = decide("derivative.loss=autodiff")
+    assert not on and "derivative.loss = autodiff" in why and "double backward" in why
+    assert decide("derivative.loss=fd")[0] is has_cxx  # fd differentiates nothing twice
 
 
 def test_compile_true_with_gradient_supervision_is_one_clear_line(tmp_path: Path) -> None:
@@ -104,6 +107,22 @@ def test_an_auto_compiled_run_matches_the_eager_run(
     # amplifies round-off (7 % apart at step 1 here), so equal numbers are checked where
     # they are defined -- the loss pass itself (tests/fields/test_second_order_backward.py)
     np.testing.assert_allclose(errors["auto"], errors["false"], rtol=0.25)
+
+
+@pytest.mark.skipif(compiling.cpp_compiler() is None, reason="no C++ compiler for inductor")
+def test_an_autodiff_loss_runs_eager_under_auto(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real run: with derivative.loss = autodiff a compiled sweep would be differentiated
+    twice, which torch.compile refuses at the first backward; auto keeps it eager."""
+    monkeypatch.setattr(compiling, "AUTO_MIN_STEPS", 2)  # a 2-step run counts as long
+    res = execute(load_config("advection1d", sets=[*TINY, "derivative.loss=autodiff"]), tmp_path)
+    with RunLogReader(res.log_path) as log:
+        assert log.attrs["status"] == "complete"
+        assert log.attrs["compile"].startswith("off: auto: derivative.loss = autodiff")
+        assert log.n == 3
+    with pytest.raises(ConfigError, match="derivative.loss = 'autodiff'"):
+        decide("run.compile=true", "derivative.loss=autodiff")
 
 
 PROBE = (
