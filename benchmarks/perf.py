@@ -76,7 +76,7 @@ from insr.equations.base import PerSampleSet  # noqa: E402
 from insr.fields.gridbase import GridField  # noqa: E402
 from insr.fields.mlp import ActivationMLP, _second_sweep, second_sweep_backward  # noqa: E402
 from insr.lbfgs import OneVectorLBFGS  # noqa: E402
-from insr.perf import MALLOC_ENV, tune_malloc  # noqa: E402
+from insr.perf import MALLOC_ENV, machine, tune_malloc  # noqa: E402
 from insr.run import Run  # noqa: E402
 from insr.stepper import optimize  # noqa: E402
 
@@ -361,10 +361,15 @@ def main(argv: list[str] | None = None) -> int:
         + " ".join(argv or sys.argv[1:])
         + "`"
     )
+    load = os.getloadavg()[0]
+    busy = (
+        "(**contended machine**: absolute times are inflated; compare ratios)"
+        if load > 1.0
+        else "(the 1-minute average also counts jobs that just ended; the end figure below)"
+    )
     say(
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, torch {torch.__version__}, "
-        f"{os.cpu_count()} CPUs, load average at start {os.getloadavg()[0]:.1f} "
-        "(**contended machine**: absolute times are inflated; compare ratios)."
+        f"{os.cpu_count()} CPUs, {machine()}, load average at start {load:.1f} {busy}."
     )
     say()
     say(
