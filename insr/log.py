@@ -318,8 +318,21 @@ class RunLogWriter:
         # scales only in logs created with them (a resumed older log stays as it was)
         self.scaled = "step" in h5 and _is_scale(h5["step"])
         self.per_step = [ds for ds in _datasets(h5) if ds.shape and ds.maxshape[0] is None]
+        # what append needs of each per-step dataset, looked up once (h5py's name, member
+        # and attribute lookups cost more than writing a metric's row)
+        self._named: dict[str, h5py.Dataset] = {}
+        self._coord_of: dict[int, str | None] = {}  # id(ds) -> the step coordinate it copies
+        for ds in self.per_step:
+            self._remember(ds)
         self.broken = False  # a write failed inside HDF5: write nothing more
         self._growth = {"row": 0, "checkpoint": 0}  # largest file growth seen per write
+
+    def _remember(self, ds: h5py.Dataset) -> None:
+        name = ds.name
+        self._named[name.lstrip("/")] = ds
+        base = name.rsplit("/", 1)[-1]
+        copies = base in STEP_COORDS and COORD_ATTR in ds.attrs
+        self._coord_of[id(ds)] = base if copies else None
 
     def _allocated(self) -> int:
         """Bytes the log occupies on disk (allocated blocks)."""
@@ -446,27 +459,31 @@ class RunLogWriter:
         items.update({f"metrics/{k}": np.asarray(v, dtype=np.float64) for k, v in metrics.items()})
         coords = {k: np.asarray(items[k]) for k in STEP_COORDS if k in items}
         payload = sum(np.asarray(v).nbytes for v in items.values())
-        new = sum(name not in self.h5 for name in items)
+        new = sum(name not in self._named and name not in self.h5 for name in items)
         with self._writing(f"row {row}", payload, new):
+            written = set()
             for name, value in items.items():
                 value = np.asarray(value)
-                ds = self.h5[name] if name in self.h5 else self._create(name, value, row)
+                ds = self._named.get(name)
+                if ds is None:
+                    ds = self.h5[name] if name in self.h5 else self._create(name, value, row)
                 if ds.shape[0] < row + 1:
                     ds.resize(row + 1, axis=0)
                 ds[row] = value
+                written.add(id(ds))
             for k, v in (attrs or {}).items():
                 self.h5.attrs[k] = v
-            written = {f"/{k}" for k in items}
             for ds in self.per_step:  # group coordinate copies, datasets absent this row
-                if ds.name in written:
+                if id(ds) in written:
                     continue
-                base = ds.name.rsplit("/", 1)[-1]
+                base = self._coord_of.get(id(ds))
+                copy = coords.get(base) if base is not None else None
                 if ds.shape[0] < row + 1:
                     ds.resize(row + 1, axis=0)
-                elif not (base in coords and COORD_ATTR in ds.attrs):
+                elif copy is None:
                     ds[row] = ds.fillvalue  # a stale row left by a resumed run's log
-                if base in coords and COORD_ATTR in ds.attrs:
-                    ds[row] = coords[base]
+                if copy is not None:
+                    ds[row] = copy
             self.h5.flush()
             self.h5.attrs["completed_steps"] = row + 1
             self._sync()
@@ -482,6 +499,7 @@ class RunLogWriter:
                     cds.resize(row, axis=0)
                     cds[:row] = self.h5[c][:row]
                 self.per_step.append(cds)
+                self._remember(cds)
         ds = g.create_dataset(
             name.rpartition("/")[2],
             shape=(0, *value.shape),
@@ -499,6 +517,7 @@ class RunLogWriter:
             if dims and "time" in g:
                 ds.attrs["coordinates"] = "time"
             _label(ds, name)
+        self._remember(ds)
         return ds
 
     def save_checkpoint(self, state: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
