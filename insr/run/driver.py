@@ -240,6 +240,16 @@ class SignalGuard:
             self.pending = False
             raise KeyboardInterrupt
 
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold signals for the section and leave one that came ``pending`` (the caller
+        decides what it means afterwards)."""
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+
 
 @contextlib.contextmanager
 def second_signal_exits(run_dir: Path) -> Iterator[None]:
@@ -409,16 +419,19 @@ def drive(
             except BaseException:
                 loop.flush()  # under the guard: a second signal cannot cut it short
                 raise
+            n = writer.completed_steps
+            verdict = fit.run_verdict(loop.verdicts)
+            status = verdict.status()
+            with loop.guard.held():  # the closing write is not cut short either
+                writer.close(status)
     except BaseException as e:
         with second_signal_exits(writer.path.parent):
             err = _closed(loop, e)
         if err is e:
             raise
         raise err from None
-    n = writer.completed_steps
-    verdict = fit.run_verdict(loop.verdicts)
-    status = verdict.status()
-    writer.close(status)
+    if loop.guard.pending:  # a signal after the last row: the log is complete, nothing to resume
+        raise KeyboardInterrupt
     seconds = time.perf_counter() - t_start
     hint = ""
     if verdict.bad:

@@ -17,6 +17,7 @@ import pytest
 from _tiny import ROOT, TINY_ARGS, wait_rows
 from typer.testing import CliRunner
 
+import insr.log as insr_log
 from insr.cli import app
 from insr.log import RunLogReader
 from insr.verdict import is_complete
@@ -165,3 +166,26 @@ def test_second_signal_to_compare_kills_members_now_and_marks_the_sweep(tmp_path
     assert members["siren-s2"]["status"] == "cancelled"
     with RunLogReader(out / "siren-s0") as lg:  # killed mid-close: still readable
         assert lg.n >= 1
+
+
+def test_a_signal_during_the_closing_write_waits_for_it(tmp_path: Path, monkeypatch) -> None:
+    """A real SIGINT to this process at the start of the log's final close: the close
+    finishes (status 'complete', every row there), then the run reports the interrupt."""
+    from _tiny import TINY
+
+    from insr.config import load_config
+    from insr.run import execute
+
+    real_close = insr_log.RunLogWriter.close
+
+    def close(self, status=None):
+        if status == "complete":
+            os.kill(os.getpid(), signal.SIGINT)  # delivered while the close runs
+        real_close(self, status)
+
+    monkeypatch.setattr(insr_log.RunLogWriter, "close", close)
+    with pytest.raises(KeyboardInterrupt):
+        execute(load_config("advection1d", sets=TINY), tmp_path / "r")
+    with RunLogReader(tmp_path / "r" / "run.h5") as log:
+        assert log.status == "complete"
+        assert log.n == 7
