@@ -47,10 +47,10 @@ def cpp_compiler() -> str | None:
     return shutil.which(name)
 
 
-def _isa_probe_key(cxx: str) -> str:
+def _isa_probe_key(cxx: str, flags: list[str]) -> str:
     """What the vector-ISA probe's answer depends on: torch, the interpreter, the C++
-    compiler (path and version) and the CPU's instruction-set flags."""
-    from torch._inductor import cpp_builder, cpu_vec_isa
+    compiler (path and version) and the CPU's instruction-set ``flags``."""
+    from torch._inductor import cpp_builder
 
     parts = [
         torch.__version__,
@@ -58,7 +58,7 @@ def _isa_probe_key(cxx: str) -> str:
         platform.machine(),
         cxx,
         str(cpp_builder.get_compiler_version_info(cxx)),
-        " ".join(sorted(cpu_vec_isa.x86_isa_checker())),
+        " ".join(sorted(flags)),
     ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
@@ -90,7 +90,8 @@ def reuse_isa_probe(cxx: str) -> bool:
     if inductor_config.cpp.vec_isa_ok is not None or "TORCHINDUCTOR_VEC_ISA_OK" in os.environ:
         return False
     path = isa_probe_cache()
-    key = _isa_probe_key(cxx)
+    flags = cpu_vec_isa.x86_isa_checker()
+    key = _isa_probe_key(cxx, flags)
     try:
         record = json.loads(path.read_text())
         record = record if isinstance(record, dict) else {}
@@ -99,7 +100,6 @@ def reuse_isa_probe(cxx: str) -> bool:
     if record.get(key) == "all":
         inductor_config.cpp.vec_isa_ok = True
         return True
-    flags = cpu_vec_isa.x86_isa_checker()
     candidates = [
         isa
         for isa in cpu_vec_isa.supported_vec_isa_list

@@ -230,17 +230,6 @@ class SignalGuard:
             signal.signal(sig, old)
 
     @contextlib.contextmanager
-    def critical(self) -> Iterator[None]:
-        self.depth += 1
-        try:
-            yield
-        finally:
-            self.depth -= 1
-        if self.pending and not self.depth:
-            self.pending = False
-            raise KeyboardInterrupt
-
-    @contextlib.contextmanager
     def held(self) -> Iterator[None]:
         """Hold signals for the section and leave one that came ``pending`` (the caller
         decides what it means afterwards)."""
@@ -249,6 +238,15 @@ class SignalGuard:
             yield
         finally:
             self.depth -= 1
+
+    @contextlib.contextmanager
+    def critical(self) -> Iterator[None]:
+        """Hold signals for the section, then raise the one that came."""
+        with self.held():
+            yield
+        if self.pending and not self.depth:
+            self.pending = False
+            raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
